@@ -1,0 +1,27 @@
+"""User-facing errors.
+
+Every problem a user can cause (a bad chain spec, an unknown model, a dataset row
+missing a field, a resumed run whose config changed) raises a subclass of
+:class:`ColaError`. The CLI prints these as one line, without a traceback, because
+they describe the user's input, not a bug in cola.
+"""
+
+
+class ColaError(Exception):
+    """Base class for errors caused by user input; the CLI prints them as one line."""
+
+
+class ChainSpecError(ColaError, ValueError):
+    """A chain spec could not be parsed or names layers the model does not have."""
+
+
+class ModelNotFoundError(ColaError):
+    """A model name is neither an embedded model, a local directory nor reachable offline."""
+
+
+class DatasetError(ColaError, ValueError):
+    """A dataset could not be loaded, or one of its rows is malformed."""
+
+
+class RunConfigError(ColaError):
+    """A run directory cannot be used with the requested configuration."""
