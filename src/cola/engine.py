@@ -282,3 +282,15 @@ class ChainModel:
         if ids is None:
             ids = self.tokenizer.eos_token_id
         return list(ids) if isinstance(ids, (list, tuple)) else [ids]
+
+
+def load_slot(cache: ChainCache, slot: int, keys: torch.Tensor, values: torch.Tensor, seen: int) -> None:
+    """Fill one slot of a fresh cache with KV computed earlier (tensors are shared, not copied).
+
+    Safe to share: cache layers grow by concatenation into new tensors, never in place.
+    """
+    layer = cache.layers[slot]
+    layer.lazy_initialization(keys, values)
+    layer.keys, layer.values = keys, values
+    if hasattr(layer, "cumulative_length"):
+        layer.cumulative_length = seen

@@ -1,0 +1,213 @@
+"""Evaluating chains on one sample: prompt -> chain forward -> answer -> reward.
+
+Two modes give identical answers:
+
+* ``naive`` mirrors public CoLa code: every chain re-encodes the whole prompt from the
+  embeddings, one chain at a time, and greedy-decodes up to ``max_new_tokens`` (or EOS).
+* ``fast`` resumes each chain from the longest cached chain prefix
+  (:class:`cola.prefix_cache.PrefixCache`), reuses the prompt's masks and rotary tables,
+  and stops decoding as soon as the task says the answer can no longer change
+  (``Task.answer_complete``), which is exact by that method's contract.
+
+Multiple-choice tasks may instead be scored by one forward over the choice letters
+(``scoring="choice"``): the answer is the letter with the highest next-token logit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+
+from cola.chain import Chain, full_chain
+from cola.engine import ChainModel, load_slot
+from cola.prefix_cache import PrefixCache, PrefixState
+from cola.records import Evaluation
+
+Mode = Literal["fast", "naive"]
+Scoring = Literal["generate", "choice"]
+
+
+@dataclass
+class EvalConfig:
+    """How chains are evaluated; every field here can change answers or speed, so runs record it."""
+
+    mode: Mode = "fast"
+    scoring: Scoring = "generate"  # "choice": one forward over choice letters (multiple choice only)
+    style: str = "auto"  # prompt style: "chat" (chat template), "base" (plain few-shot) or "auto"
+    max_new_tokens: int | None = None  # None: the task's default
+    prefix_cache_mb: float = 256.0
+
+
+@dataclass
+class EvalStats:
+    """Work counters, for the speed benchmark (layer-forwards are per token block)."""
+
+    chains: int = 0
+    prefill_layer_forwards: int = 0
+    decode_steps: int = 0
+    decode_layer_forwards: int = 0
+    seconds: float = 0.0
+    distinct_prefixes: set[tuple[int, ...]] = field(default_factory=set)
+
+    @property
+    def min_prefill_layer_forwards(self) -> int:
+        """The least prefill work possible: each distinct chain prefix computed once."""
+        return len(self.distinct_prefixes)
+
+
+def truncate_at(text: str, stops: Sequence[str]) -> str:
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def resolve_style(style: str, tokenizer) -> str:
+    if style == "auto":
+        return "chat" if getattr(tokenizer, "chat_template", None) else "base"
+    if style not in ("chat", "base"):
+        raise ValueError(f"unknown prompt style {style!r}; use chat, base or auto")
+    return style
+
+
+class ChainScorer:
+    """Evaluates chains for (model, task, config); one :class:`SampleEvaluator` per sample."""
+
+    def __init__(self, model: ChainModel, task, config: EvalConfig | None = None):
+        self.model = model
+        self.task = task
+        self.config = config or EvalConfig()
+        if self.config.scoring == "choice" and task.kind != "multiple_choice":
+            raise ValueError(f"scoring='choice' needs a multiple-choice task; {task.name} is {task.kind}")
+        self.style = resolve_style(self.config.style, model.tokenizer)
+        self.max_new_tokens = self.config.max_new_tokens or task.max_new_tokens
+        self.stops = list(task.stop_strings(self.style))
+        self.prefix_cache = PrefixCache(int(self.config.prefix_cache_mb * 2**20))
+        self.stats = EvalStats()
+        self._letter_ids: dict[str, list[int]] = {}
+
+    def for_sample(self, sample) -> SampleEvaluator:
+        self.prefix_cache.clear()  # prefixes are prompt-specific
+        return SampleEvaluator(self, sample)
+
+    def letter_token_ids(self, label: str) -> list[int]:
+        """First token of the label with and without a leading space (both are plausible next tokens)."""
+        if label not in self._letter_ids:
+            ids = set()
+            for text in (label, " " + label):
+                encoded = self.model.tokenizer.encode(text, add_special_tokens=False)
+                if encoded:
+                    ids.add(encoded[0])
+            self._letter_ids[label] = sorted(ids)
+        return self._letter_ids[label]
+
+
+class SampleEvaluator:
+    """Implements the search's ``ChainEvaluator`` protocol for one sample."""
+
+    def __init__(self, scorer: ChainScorer, sample):
+        self.scorer = scorer
+        self.sample = sample
+        self.model = scorer.model
+        self.prompt = scorer.task.prompt(sample, self.model.tokenizer, scorer.style)
+        self.input_ids, self.attention_mask = self.model.encode([self.prompt])
+        self._step = None  # masks and rotary tables of the prompt, shared by every chain
+        self._memo: dict[Chain, Evaluation] = {}
+
+    @property
+    def num_layers(self) -> int:
+        return self.model.num_layers
+
+    def evaluate(self, chains: Sequence[Chain]) -> list[Evaluation]:
+        results = []
+        for chain in chains:
+            chain = tuple(chain)
+            if chain not in self._memo:
+                start = time.perf_counter()
+                self._memo[chain] = self._evaluate_one(chain)
+                self.scorer.stats.seconds += time.perf_counter() - start
+                self.scorer.stats.chains += 1
+            results.append(self._memo[chain])
+        return results
+
+    def original(self) -> Evaluation:
+        return self.evaluate([full_chain(self.num_layers)])[0]
+
+    # ------------------------------------------------------------------ internals
+    def _grade(self, chain: Chain, text: str) -> Evaluation:
+        task, sample = self.scorer.task, self.sample
+        answer = task.extract_answer(truncate_at(text, self.scorer.stops), sample)
+        reward = 1.0 if task.is_correct(answer, sample) else 0.0
+        return Evaluation(chain=chain, answer=answer, reward=reward, text=text)
+
+    @torch.inference_mode()
+    def _evaluate_one(self, chain: Chain) -> Evaluation:
+        stats = self.scorer.stats
+        stats.distinct_prefixes.update(chain[: i + 1] for i in range(len(chain)))
+        if self.scorer.config.mode == "naive":
+            return self._evaluate_naive(chain)
+        cache, last_logits = self._prefill(chain)
+        if self.scorer.config.scoring == "choice":
+            return self._choose(chain, last_logits)
+        task, sample, stops = self.scorer.task, self.sample, self.scorer.stops
+
+        def answer_is_final(_row: int, text: str) -> bool:
+            if any(s in text for s in stops):
+                return True
+            return task.answer_complete(truncate_at(text, stops), sample)
+
+        mask = torch.ones_like(self.input_ids)
+        generation = self.model.greedy_decode(
+            chain, self.input_ids, mask, self.scorer.max_new_tokens, answer_is_final,
+            cache=cache, first_logits=last_logits,
+        )[0]
+        steps = max(len(generation.token_ids) - 1, 0)
+        stats.decode_steps += steps
+        stats.decode_layer_forwards += steps * len(chain)
+        return self._grade(chain, generation.text)
+
+    def _evaluate_naive(self, chain: Chain) -> Evaluation:
+        stats = self.scorer.stats
+        if self.scorer.config.scoring == "choice":
+            logits = self.model.forward(chain, self.input_ids, logits_to_keep=1)[:, -1]
+            stats.prefill_layer_forwards += len(chain)
+            return self._choose(chain, logits)
+        generation = self.model.generate(self.prompt, chain, self.scorer.max_new_tokens)[0]
+        steps = max(len(generation.token_ids) - 1, 0)
+        stats.prefill_layer_forwards += len(chain)
+        stats.decode_steps += steps
+        stats.decode_layer_forwards += steps * len(chain)
+        return self._grade(chain, generation.text)
+
+    def _prefill(self, chain: Chain):
+        """Run the prompt through ``chain``, resuming from the longest cached prefix."""
+        model, prefix_cache = self.model, self.scorer.prefix_cache
+        if self._step is None:
+            hidden = model.embed(self.input_ids)
+            positions = model.positions_for(None, hidden.shape[1], 0, 1, hidden.device)
+            self._step = model.prepare(hidden, None, positions, None, set(model.anatomy.layer_types))
+            self._embedded = hidden
+        states = prefix_cache.lookup(chain)
+        cache = model.new_cache(chain)
+        for slot, state in enumerate(states):
+            load_slot(cache, slot, state.keys, state.values, state.seen)
+        hidden = states[-1].hidden if states else self._embedded
+        seen = self.input_ids.shape[1]
+        for position in range(len(states), len(chain)):
+            hidden = model.run_layers(hidden, chain, self._step, cache, start=position, stop=position + 1)
+            layer = cache.layers[position]
+            prefix_cache.insert(chain, position, PrefixState(hidden, layer.keys, layer.values, seen))
+        self.scorer.stats.prefill_layer_forwards += len(chain) - len(states)
+        return cache, model.head(hidden[:, -1:])[:, -1]
+
+    def _choose(self, chain: Chain, last_logits: torch.Tensor) -> Evaluation:
+        labels = self.scorer.task.choice_labels(self.sample)
+        scores = []
+        for label in labels:
+            ids = self.scorer.letter_token_ids(label)
+            scores.append(max(float(last_logits[0, i]) for i in ids))
+        answer = labels[max(range(len(labels)), key=scores.__getitem__)]
+        reward = 1.0 if self.scorer.task.is_correct(answer, self.sample) else 0.0
+        return Evaluation(chain=chain, answer=answer, reward=reward, text="")

@@ -1,0 +1,155 @@
+"""The main job: run a chain search on every sample of a benchmark, resumably.
+
+For each sample the runner evaluates the full model (the *original* answer), runs the
+configured strategy (MCTS by default) and, unless disabled, a random-search baseline with
+the same number of distinct chain evaluations. Each sample's :class:`SampleRecord` is
+appended atomically to the run directory as soon as it is done, so a run killed at any
+point resumes without losing or duplicating samples. Per-sample seeds derive from the run
+seed and the sample id, so results do not depend on order (local, resumed or Ray runs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cola.chain import full_chain
+from cola.evaluator import ChainScorer, EvalConfig
+from cola.records import SampleRecord
+from cola.search import SearchConfig, get_strategy
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines a run's results (saved as the run's ``config.json``)."""
+
+    model: str = "smollm2-135m"
+    task: str = "arith"
+    data: str = "bundled"  # "bundled", "hf", or a local JSONL path
+    split: str = "test"
+    samples: int | None = 20
+    levels: list[int] | None = None  # MATH difficulty filter
+    seed: int = 0
+    baseline: bool = True  # also run same-budget random search
+    search: SearchConfig = field(default_factory=SearchConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    dtype: str = "float32"
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["search"]["block_sizes"] = list(self.search.block_sizes)
+        data["search"]["repeat_counts"] = list(self.search.repeat_counts)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunConfig:
+        data = dict(data)
+        search = dict(data.pop("search", {}))
+        for key in ("block_sizes", "repeat_counts"):
+            if key in search:
+                search[key] = tuple(search[key])
+        evaluation = data.pop("eval", {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(
+            search=SearchConfig(**search),
+            eval=EvalConfig(**evaluation),
+            **{k: v for k, v in data.items() if k in known},
+        )
+
+
+def sample_seed(run_seed: int, sample_id: str) -> int:
+    """A per-sample seed independent of processing order and of Python's hash randomization."""
+    digest = hashlib.sha256(f"{run_seed}:{sample_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def load_samples(config: RunConfig):
+    from cola.tasks import get_task
+
+    task = get_task(config.task)
+    kwargs: dict[str, Any] = {}
+    if config.levels:
+        kwargs["levels"] = list(config.levels)
+    samples = task.load(source=config.data, split=config.split, limit=config.samples, seed=config.seed, **kwargs)
+    return task, samples
+
+
+def search_sample(scorer: ChainScorer, sample, config: RunConfig) -> SampleRecord:
+    """Original answer, main search and same-budget random baseline for one sample."""
+    task = scorer.task
+    evaluator = scorer.for_sample(sample)
+    num_layers = scorer.model.num_layers
+    original = evaluator.evaluate([full_chain(num_layers)])[0]
+    search_config = dataclasses.replace(config.search, seed=sample_seed(config.seed, sample.id))
+    start = time.perf_counter()
+    outcome = get_strategy(search_config.strategy)(evaluator, num_layers, search_config, original)
+    outcome.seconds = time.perf_counter() - start
+    baseline = None
+    if config.baseline:
+        budget = len(outcome.evaluations)
+        baseline_config = dataclasses.replace(search_config, strategy="random", simulations=budget)
+        start = time.perf_counter()
+        baseline = get_strategy("random")(evaluator, num_layers, baseline_config, original)
+        baseline.seconds = time.perf_counter() - start
+    return SampleRecord(
+        sample_id=sample.id,
+        task=task.name,
+        gold=sample.gold,
+        num_layers=num_layers,
+        original=original,
+        search=outcome,
+        baseline=baseline,
+        num_choices=task.num_choices(sample),
+        meta=dict(sample.meta),
+    )
+
+
+def run_search(
+    config: RunConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    model=None,
+    progress: bool = True,
+    on_record: Callable[[SampleRecord], None] | None = None,
+) -> list[SampleRecord]:
+    """Search every sample not yet in ``out_dir``; returns all records of the run."""
+    from cola.runstore import RunStore
+
+    store = RunStore(out_dir)
+    store.create(config.to_json(), resume=resume)
+    task, samples = load_samples(config)
+    done = store.done_ids()
+    todo = [s for s in samples if s.id not in done]
+    if todo:
+        if model is None:
+            from cola.engine import ChainModel
+
+            model = ChainModel.from_pretrained(config.model, dtype=config.dtype)
+        scorer = ChainScorer(model, task, config.eval)
+        for record in _progress(todo, len(samples), len(done), scorer, progress, lambda s: search_sample(scorer, s, config)):
+            store.append(record)
+            if on_record is not None:
+                on_record(record)
+    return store.load_records()
+
+
+def _progress(todo, total, already, scorer, enabled, work) -> Iterable[SampleRecord]:
+    """Yield records while showing samples done, chain evaluations per second and ETA."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=already, unit="sample", disable=not enabled, dynamic_ncols=True)
+    try:
+        for sample in todo:
+            record = work(sample)
+            stats = scorer.stats
+            rate = stats.chains / stats.seconds if stats.seconds else 0.0
+            bar.set_postfix_str(f"{rate:.1f} evals/s")
+            bar.update(1)
+            yield record
+    finally:
+        bar.close()
