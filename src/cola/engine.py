@@ -21,7 +21,7 @@ import torch
 from transformers.cache_utils import Cache, DynamicLayer, DynamicSlidingWindowLayer
 from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
-from cola.anatomy import FULL, SLIDING, ModelAnatomy, inspect_model, text_config
+from cola.anatomy import SLIDING, ModelAnatomy, inspect_model, text_config
 from cola.chain import Chain, full_chain, parse_chain
 
 

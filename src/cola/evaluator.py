@@ -24,6 +24,7 @@ import torch
 
 from cola.chain import Chain, full_chain
 from cola.engine import ChainModel, load_slot
+from cola.lockstep import Lane, decode_step_inputs, run_lanes
 from cola.prefix_cache import PrefixCache, PrefixState
 from cola.records import Evaluation
 
@@ -51,12 +52,14 @@ class EvalStats:
     decode_steps: int = 0
     decode_layer_forwards: int = 0
     seconds: float = 0.0
-    distinct_prefixes: set[tuple[int, ...]] = field(default_factory=set)
+    # The least prefill work possible: each distinct chain prefix of each sample computed once.
+    min_prefill_layer_forwards: int = 0
+    sample_prefixes: set[tuple[int, ...]] = field(default_factory=set, repr=False)
 
-    @property
-    def min_prefill_layer_forwards(self) -> int:
-        """The least prefill work possible: each distinct chain prefix computed once."""
-        return len(self.distinct_prefixes)
+    def count_prefixes(self, chain: Chain) -> None:
+        before = len(self.sample_prefixes)
+        self.sample_prefixes.update(chain[: i + 1] for i in range(len(chain)))
+        self.min_prefill_layer_forwards += len(self.sample_prefixes) - before
 
 
 def truncate_at(text: str, stops: Sequence[str]) -> str:
@@ -90,6 +93,7 @@ class ChainScorer:
 
     def for_sample(self, sample) -> SampleEvaluator:
         self.prefix_cache.clear()  # prefixes are prompt-specific
+        self.stats.sample_prefixes = set()
         return SampleEvaluator(self, sample)
 
     def letter_token_ids(self, label: str) -> list[int]:
@@ -121,16 +125,23 @@ class SampleEvaluator:
         return self.model.num_layers
 
     def evaluate(self, chains: Sequence[Chain]) -> list[Evaluation]:
-        results = []
-        for chain in chains:
-            chain = tuple(chain)
-            if chain not in self._memo:
-                start = time.perf_counter()
-                self._memo[chain] = self._evaluate_one(chain)
-                self.scorer.stats.seconds += time.perf_counter() - start
-                self.scorer.stats.chains += 1
-            results.append(self._memo[chain])
-        return results
+        """Evaluate a batch of chains (one batched pass in fast mode); repeats are free."""
+        chains = [tuple(c) for c in chains]
+        new = [c for c in dict.fromkeys(chains) if c not in self._memo]
+        if new:
+            stats = self.scorer.stats
+            start = time.perf_counter()
+            for chain in new:
+                stats.count_prefixes(chain)
+            with torch.inference_mode():
+                if self.scorer.config.mode == "naive":
+                    results = [self._evaluate_naive(chain) for chain in new]
+                else:
+                    results = self._evaluate_fast(new)
+            self._memo.update(zip(new, results))
+            stats.seconds += time.perf_counter() - start
+            stats.chains += len(new)
+        return [self._memo[c] for c in chains]
 
     def original(self) -> Evaluation:
         return self.evaluate([full_chain(self.num_layers)])[0]
@@ -141,32 +152,6 @@ class SampleEvaluator:
         answer = task.extract_answer(truncate_at(text, self.scorer.stops), sample)
         reward = 1.0 if task.is_correct(answer, sample) else 0.0
         return Evaluation(chain=chain, answer=answer, reward=reward, text=text)
-
-    @torch.inference_mode()
-    def _evaluate_one(self, chain: Chain) -> Evaluation:
-        stats = self.scorer.stats
-        stats.distinct_prefixes.update(chain[: i + 1] for i in range(len(chain)))
-        if self.scorer.config.mode == "naive":
-            return self._evaluate_naive(chain)
-        cache, last_logits = self._prefill(chain)
-        if self.scorer.config.scoring == "choice":
-            return self._choose(chain, last_logits)
-        task, sample, stops = self.scorer.task, self.sample, self.scorer.stops
-
-        def answer_is_final(_row: int, text: str) -> bool:
-            if any(s in text for s in stops):
-                return True
-            return task.answer_complete(truncate_at(text, stops), sample)
-
-        mask = torch.ones_like(self.input_ids)
-        generation = self.model.greedy_decode(
-            chain, self.input_ids, mask, self.scorer.max_new_tokens, answer_is_final,
-            cache=cache, first_logits=last_logits,
-        )[0]
-        steps = max(len(generation.token_ids) - 1, 0)
-        stats.decode_steps += steps
-        stats.decode_layer_forwards += steps * len(chain)
-        return self._grade(chain, generation.text)
 
     def _evaluate_naive(self, chain: Chain) -> Evaluation:
         stats = self.scorer.stats
@@ -181,26 +166,77 @@ class SampleEvaluator:
         stats.decode_layer_forwards += steps * len(chain)
         return self._grade(chain, generation.text)
 
-    def _prefill(self, chain: Chain):
-        """Run the prompt through ``chain``, resuming from the longest cached prefix."""
-        model, prefix_cache = self.model, self.scorer.prefix_cache
+    def _prompt_step(self):
+        """The prompt's embeddings, masks and rotary tables: the same for every chain."""
         if self._step is None:
-            hidden = model.embed(self.input_ids)
-            positions = model.positions_for(None, hidden.shape[1], 0, 1, hidden.device)
-            self._step = model.prepare(hidden, None, positions, None, set(model.anatomy.layer_types))
-            self._embedded = hidden
-        states = prefix_cache.lookup(chain)
-        cache = model.new_cache(chain)
-        for slot, state in enumerate(states):
-            load_slot(cache, slot, state.keys, state.values, state.seen)
-        hidden = states[-1].hidden if states else self._embedded
+            model = self.model
+            self._embedded = model.embed(self.input_ids)
+            positions = model.positions_for(None, self._embedded.shape[1], 0, 1, self._embedded.device)
+            self._step = model.prepare(self._embedded, None, positions, None, set(model.anatomy.layer_types))
+        return self._step
+
+    def _evaluate_fast(self, chains: list[Chain]) -> list[Evaluation]:
+        model, prefix_cache, stats = self.model, self.scorer.prefix_cache, self.scorer.stats
+        step = self._prompt_step()
         seen = self.input_ids.shape[1]
-        for position in range(len(states), len(chain)):
-            hidden = model.run_layers(hidden, chain, self._step, cache, start=position, stop=position + 1)
-            layer = cache.layers[position]
-            prefix_cache.insert(chain, position, PrefixState(hidden, layer.keys, layer.values, seen))
-        self.scorer.stats.prefill_layer_forwards += len(chain) - len(states)
-        return cache, model.head(hidden[:, -1:])[:, -1]
+        lanes = []
+        for chain in chains:
+            states = prefix_cache.lookup(chain)
+            cache = model.new_cache(chain)
+            for slot, state in enumerate(states):
+                load_slot(cache, slot, state.keys, state.values, state.seen)
+            lanes.append(Lane(chain, cache, states[-1].hidden if states else self._embedded, len(states)))
+
+        def remember(lane: Lane) -> None:
+            slot = lane.cache.layers[lane.position]
+            prefix_cache.insert(lane.chain, lane.position, PrefixState(lane.hidden, slot.keys, slot.values, seen))
+
+        stats.prefill_layer_forwards += run_lanes(model, lanes, step, remember, dedupe_prefixes=True)
+        logits = model.head(torch.cat([lane.hidden[:, -1:] for lane in lanes]))[:, -1]
+        if self.scorer.config.scoring == "choice":
+            return [self._choose(lane.chain, logits[i : i + 1]) for i, lane in enumerate(lanes)]
+        texts = self._decode(lanes, logits)
+        return [self._grade(lane.chain, text) for lane, text in zip(lanes, texts)]
+
+    def _decode(self, lanes: list[Lane], logits: torch.Tensor) -> list[str]:
+        """Greedy decoding of all lanes in lock-step, each stopping once its answer is final.
+
+        Same token rule as :meth:`ChainModel.greedy_decode`; only the stop rule differs from
+        naive mode, and ``Task.answer_complete`` guarantees it cannot change the answer.
+        """
+        model, task, sample, stops = self.model, self.scorer.task, self.sample, self.scorer.stops
+        stats = self.scorer.stats
+        tokenizer = model.tokenizer
+        eos = set(model._eos_ids())
+        tokens: list[list[int]] = [[] for _ in lanes]
+        done = [False] * len(lanes)
+        prompt_length = self.input_ids.shape[1]
+        max_new = self.scorer.max_new_tokens
+        for step_index in range(max_new):
+            next_ids = logits.argmax(-1).tolist()
+            for i, token in enumerate(next_ids):
+                if done[i]:
+                    continue
+                if token in eos:
+                    done[i] = True
+                    continue
+                tokens[i].append(token)
+                text = tokenizer.decode(tokens[i])
+                if any(s in text for s in stops) or task.answer_complete(truncate_at(text, stops), sample):
+                    done[i] = True
+            active = [i for i in range(len(lanes)) if not done[i]]
+            if not active or step_index == max_new - 1:
+                break
+            hidden = model.embed(torch.tensor([[next_ids[i]] for i in active], device=logits.device))
+            decode_lanes = [Lane(lanes[i].chain, lanes[i].cache, hidden[k : k + 1]) for k, i in enumerate(active)]
+            step = decode_step_inputs(model, decode_lanes, hidden[:1], prompt_length + step_index)
+            run_lanes(model, decode_lanes, step)
+            stats.decode_steps += len(active)
+            stats.decode_layer_forwards += sum(len(lanes[i].chain) for i in active)
+            new_logits = model.head(torch.cat([lane.hidden for lane in decode_lanes]))[:, -1]
+            logits = logits.clone()
+            logits[active] = new_logits
+        return [tokenizer.decode(t) for t in tokens]
 
     def _choose(self, chain: Chain, last_logits: torch.Tensor) -> Evaluation:
         labels = self.scorer.task.choice_labels(self.sample)

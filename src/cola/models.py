@@ -147,7 +147,6 @@ def load_model_and_tokenizer(name: str = DEFAULT_MODEL, dtype: str | torch.dtype
                              device: str | None = None):
     """Load a causal LM and its tokenizer, with a clear error when it cannot be found offline."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # weight-loading bars drown cola's own progress output
