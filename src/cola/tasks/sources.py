@@ -1,0 +1,87 @@
+"""Where benchmark rows come from: the bundled sample, the Hugging Face hub, or a JSONL file.
+
+Every source yields ``(where, index, row)``: ``where`` names the file (or hub dataset)
+and row for one-line error messages, ``index`` is the 0-based row position used for
+stable sample ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+
+from cola.errors import DatasetError
+
+# Split names people type -> the names the hub datasets use.
+SPLIT_ALIASES = {"val": "validation", "valid": "validation", "dev": "validation", "eval": "validation"}
+
+_MISSING = object()
+
+
+def bundled_path(file_name: str) -> Path:
+    """Path of a sample file shipped in ``cola/data``."""
+    return Path(str(resources.files("cola") / "data" / file_name))
+
+
+def jsonl_rows(path: str | Path) -> Iterator[tuple[str, int, dict]]:
+    """Rows of a JSONL file; blank lines are skipped, row numbers are 1-based line numbers."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DatasetError(
+            f"dataset file not found: {path} (use 'bundled', 'hf' or the path of an existing JSONL file)"
+        )
+    return _read_jsonl(path)
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[str, int, dict]]:
+    index = 0
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}: row {line_number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DatasetError(f"{where}: not valid JSON ({error.msg})") from None
+            if not isinstance(row, dict):
+                raise DatasetError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            yield where, index, row
+            index += 1
+
+
+def hf_rows(hf_path: str, config: str | None, split: str) -> Iterator[tuple[str, int, dict]]:
+    """Rows of a hub dataset via ``datasets.load_dataset``; any failure becomes a DatasetError."""
+    hub_split = SPLIT_ALIASES.get(split, split)
+    label = f"{hf_path}" + (f" ({config})" if config else "") + f" split {hub_split!r}"
+    try:
+        from datasets import load_dataset
+
+        dataset = load_dataset(hf_path, config, split=hub_split)
+    except Exception as error:  # offline, unknown split, auth: all mean "use another source"
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DatasetError(
+            f"could not load {label} from the Hugging Face hub ({reason}); "
+            "use --data bundled for the small shipped sample, or a local JSONL path"
+        ) from None
+    return ((f"{label}: row {i + 1}", i, dict(row)) for i, row in enumerate(dataset))
+
+
+def get_field(row: dict, dotted: str) -> object:
+    """``row["a"]["b"]`` for ``"a.b"``, or a sentinel when any part is missing."""
+    value: object = row
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def check_fields(row: dict, required: Sequence[str], where: str) -> None:
+    """Raise a one-line DatasetError naming the row and the first missing (or null) field."""
+    for name in required:
+        value = get_field(row, name)
+        if value is _MISSING or value is None:
+            raise DatasetError(f"{where}: missing field {name!r}")
