@@ -47,7 +47,7 @@ class SearchOutcome:
 
     strategy: str
     evaluations: list[Evaluation]  # distinct chains, in the order they were evaluated
-    simulations: int  # search iterations run (>= len(evaluations): duplicates are free)
+    simulations: int  # search iterations run; the root evaluation is not one, and duplicates are free
     best_chain: Chain | None  # shortest correct chain; ties by fewest distinct layers
     seconds: float = 0.0
 

@@ -1,0 +1,218 @@
+"""A run directory that survives ``kill -9``: ``config.json`` + append-only ``records.jsonl``.
+
+Durability rules, and why:
+
+* ``config.json`` is written to a temp file, fsynced, then ``os.replace``d, so a crash
+  leaves either the old config or the new one, never half of one.
+* Each record is ONE line written with one ``write`` call on an ``O_APPEND`` descriptor,
+  then fsynced, so after a crash the file is every finished record plus at most one
+  torn (newline-less) tail.
+* Reading ignores a torn tail; the next append first truncates it away, so a resumed run
+  neither loses a finished record nor keeps a half one.
+* A sample id already in the file is never written again (``append`` returns False),
+  which makes re-running a sample after a crash harmless.
+* Resuming with a different config is refused (naming the keys that differ), because
+  mixing records made under two configs would silently corrupt every statistic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cola.errors import ColaError, RunConfigError
+from cola.records import SampleRecord
+
+CONFIG_FILE = "config.json"
+RECORDS_FILE = "records.jsonl"
+
+# Dotted config keys that may change on --resume: they affect how a run executes, never
+# what a record contains. Everything else must match exactly.
+RESUME_MUTABLE_KEYS: frozenset[str] = frozenset({"progress", "quiet", "workers", "ray"})
+
+
+def _normalise(config: dict[str, Any]) -> dict[str, Any]:
+    """The config as JSON would give it back (tuples -> lists), so comparisons are fair."""
+    return json.loads(json.dumps(config))
+
+
+def config_differences(saved: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted_key, saved_value, new_value)`` for every leaf that differs."""
+    if isinstance(saved, dict) and isinstance(new, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for key in list(saved) + [k for k in new if k not in saved]:
+            path = f"{prefix}{key}"
+            if path in RESUME_MUTABLE_KEYS:
+                continue
+            missing = "<absent>"
+            out.extend(config_differences(saved.get(key, missing), new.get(key, missing), path + "."))
+        return out
+    if saved != new:
+        return [(prefix.rstrip("."), saved, new)]
+    return []
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename/creation inside ``path`` durable (no-op where directories can't be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Temp file in the same directory + fsync + ``os.replace``: all or nothing."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+class RunStore:
+    """One run directory. Single writer; any number of readers."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.config_path = self.path / CONFIG_FILE
+        self.records_path = self.path / RECORDS_FILE
+        self._done: set[str] | None = None  # sample ids on disk, once the file was scanned
+        self._repaired = False
+
+    # -------------------------------------------------------------------- config
+    def exists(self) -> bool:
+        return self.config_path.exists() or (
+            self.records_path.exists() and self.records_path.stat().st_size > 0
+        )
+
+    def load_config(self) -> dict[str, Any] | None:
+        if not self.config_path.exists():
+            return None
+        try:
+            return json.loads(self.config_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise RunConfigError(f"{self.config_path} is not valid JSON ({exc.msg})") from None
+
+    def create(self, config: dict[str, Any], resume: bool = False) -> None:
+        """Start a run here, or (``resume``) continue one made with the same config."""
+        new = _normalise(config)
+        if self.exists():
+            if not resume:
+                raise RunConfigError(
+                    f"run dir {self.path} already exists; pass --resume or choose another --out"
+                )
+            saved = self.load_config()
+            if saved is not None:
+                diffs = config_differences(saved, new)
+                if diffs:
+                    details = "; ".join(f"{key}: saved {old!r}, now {value!r}" for key, old, value in diffs)
+                    raise RunConfigError(
+                        f"cannot resume {self.path}: the config changed ({details}); "
+                        "use the original settings or choose another --out"
+                    )
+                return
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.config_path, new)
+
+    # ------------------------------------------------------------------- records
+    def _scan(self) -> tuple[list[SampleRecord], int, bool]:
+        """``(records, end_of_last_good_line, tail_is_complete_record_without_newline)``."""
+        if not self.records_path.exists():
+            return [], 0, False
+        data = self.records_path.read_bytes()
+        records: list[SampleRecord] = []
+        seen: set[str] = set()
+        pos = 0
+        number = 0
+        while pos < len(data):
+            newline = data.find(b"\n", pos)
+            number += 1
+            line = data[pos:] if newline < 0 else data[pos:newline]
+            record = None
+            if line.strip():
+                try:
+                    record = SampleRecord.from_json(json.loads(line))
+                except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+                    if newline < 0:
+                        return records, pos, False  # torn tail of an interrupted append
+                    raise ColaError(f"{self.records_path}:{number}: corrupt record ({exc})") from None
+            if record is not None and record.sample_id not in seen:
+                seen.add(record.sample_id)
+                records.append(record)
+            if newline < 0:
+                # A complete JSON object just missing its newline (e.g. a hand-edited file): keep it.
+                return records, len(data), record is not None
+            pos = newline + 1
+        return records, pos, False
+
+    def load_records(self) -> list[SampleRecord]:
+        """Every complete record, in file order (a torn trailing line is ignored)."""
+        records, _, _ = self._scan()
+        self._done = {r.sample_id for r in records}
+        return records
+
+    def done_ids(self) -> set[str]:
+        if self._done is None:
+            self.load_records()
+        assert self._done is not None
+        return set(self._done)
+
+    def _repair(self) -> None:
+        """Before the first append: drop a torn tail, or terminate a newline-less last record."""
+        records, end, needs_newline = self._scan()
+        self._done = {r.sample_id for r in records}
+        if self.records_path.exists():
+            size = self.records_path.stat().st_size
+            if needs_newline:
+                self._write(b"\n")
+            elif end < size:
+                os.truncate(self.records_path, end)
+                with open(self.records_path, "rb+") as handle:
+                    os.fsync(handle.fileno())
+        self._repaired = True
+
+    def _write(self, data: bytes) -> None:
+        created = not self.records_path.exists()
+        fd = os.open(self.records_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, data)
+            while written < len(data):  # regular files write fully; this is belt and braces
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            _fsync_dir(self.path)
+
+    def append(self, record: SampleRecord) -> bool:
+        """Durably add one record; False (and nothing written) if its sample id is already stored."""
+        if not self._repaired:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._repair()
+        assert self._done is not None
+        if record.sample_id in self._done:
+            return False
+        line = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._write(line.encode("utf-8"))
+        self._done.add(record.sample_id)
+        return True

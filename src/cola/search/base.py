@@ -1,0 +1,162 @@
+"""What every search strategy shares: the evaluator protocol, the config, a registry.
+
+A strategy never sees the model. It proposes chains and hands them, in batches, to a
+:class:`ChainEvaluator` bound to one sample; that keeps the search testable on synthetic
+rewards and lets the engine batch and cache however it likes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from cola.chain import Chain, distinct_layers, full_chain
+from cola.errors import ColaError
+from cola.records import Evaluation, SearchOutcome
+
+
+class ChainEvaluator(Protocol):
+    """Evaluates chains on ONE sample; one call may run the whole batch in one pass."""
+
+    def evaluate(self, chains: Sequence[Chain]) -> list[Evaluation]: ...
+
+
+@dataclass
+class SearchConfig:
+    """Knobs of the chain search (defaults follow the paper's protocol)."""
+
+    strategy: str = "mcts"
+    simulations: int = 200  # MCTS iterations; for "random": distinct chains, root included
+    exploration_c: float = math.sqrt(2)
+    length_penalty: float = 5.0  # lambda in UCB: - lambda * len(chain) / num_layers
+    random_expand_prob: float = 0.1
+    max_length_factor: float = 2.0  # max chain length = round(factor * num_layers)
+    min_length: int = 1
+    block_sizes: tuple[int, ...] = (1, 2, 3, 4)
+    repeat_counts: tuple[int, ...] = (1, 2, 3, 4)
+    batch_size: int = 1  # leaves per round (virtual loss), evaluated in one evaluator call
+    early_stop: bool = False  # stop once a correct chain shorter than the model is found
+    seed: int = 0
+
+    def max_length(self, num_layers: int) -> int:
+        """``round(factor * L)`` with halves rounded up (not Python's banker's rounding)."""
+        return int(math.floor(self.max_length_factor * num_layers + 0.5))
+
+    def validate(self, num_layers: int) -> None:
+        """Raise :class:`ColaError` for settings that would make the search meaningless."""
+        if num_layers < 1:
+            raise ColaError(f"num_layers must be >= 1, got {num_layers}")
+        if self.simulations < 0:
+            raise ColaError(f"simulations must be >= 0, got {self.simulations}")
+        if self.batch_size < 1:
+            raise ColaError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.random_expand_prob <= 1.0:
+            raise ColaError(f"random_expand_prob must be in [0, 1], got {self.random_expand_prob}")
+        if self.min_length < 1:
+            raise ColaError(f"min_length must be >= 1, got {self.min_length}")
+        if self.max_length(num_layers) < self.min_length:
+            raise ColaError(
+                f"max chain length {self.max_length(num_layers)} (max_length_factor "
+                f"{self.max_length_factor} x {num_layers} layers) is below min_length {self.min_length}"
+            )
+        for name in ("block_sizes", "repeat_counts"):
+            values = tuple(getattr(self, name))
+            if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+                raise ColaError(f"{name} must be a non-empty list of positive integers, got {values!r}")
+
+
+Strategy = Callable[[ChainEvaluator, int, SearchConfig, "Evaluation | None"], SearchOutcome]
+
+_STRATEGIES: dict[str, Strategy] = {}
+
+
+def register_strategy(name: str) -> Callable[[Strategy], Strategy]:
+    """Decorator: make a strategy available to :func:`get_strategy` under ``name``."""
+
+    def decorate(fn: Strategy) -> Strategy:
+        if name in _STRATEGIES and _STRATEGIES[name] is not fn:
+            raise ValueError(f"search strategy {name!r} is already registered")
+        _STRATEGIES[name] = fn
+        return fn
+
+    return decorate
+
+
+def strategy_names() -> list[str]:
+    return sorted(_STRATEGIES)
+
+
+def get_strategy(name: str) -> Strategy:
+    try:
+        return _STRATEGIES[name]
+    except KeyError:
+        known = ", ".join(strategy_names()) or "none"
+        raise ColaError(f"unknown search strategy {name!r}; known strategies: {known}") from None
+
+
+def best_chain(evaluations: Sequence[Evaluation]) -> Chain | None:
+    """Shortest correct chain; ties by fewest distinct layers, then the first evaluated."""
+    best: tuple[int, int, int] | None = None
+    found: Chain | None = None
+    for order, evaluation in enumerate(evaluations):
+        if not evaluation.correct:
+            continue
+        key = (len(evaluation.chain), distinct_layers(evaluation.chain), order)
+        if best is None or key < best:
+            best, found = key, tuple(evaluation.chain)
+    return found
+
+
+class EvaluationCache:
+    """Every distinct chain a search evaluated, in order; a chain is never sent twice.
+
+    The engine may memoise too, but deduplicating here is what makes the evaluation
+    budget (and the random baseline's matching budget) mean "distinct chains".
+    """
+
+    def __init__(self, evaluator: ChainEvaluator, num_layers: int, root: Evaluation | None):
+        self.evaluator = evaluator
+        self.num_layers = num_layers
+        self.calls = 0
+        self.found_shorter_correct = False  # the early-stop signal, kept up to date by _store
+        self.by_chain: dict[Chain, Evaluation] = {}
+        self.order: list[Evaluation] = []
+        root_chain = full_chain(num_layers)
+        if root is None:
+            root = self.evaluate([root_chain])[0]
+        elif tuple(root.chain) != root_chain:
+            raise ValueError(
+                f"root_evaluation is for chain {root.chain}, not the full chain 0..{num_layers - 1}"
+            )
+        else:
+            self._store(root)
+        self.root = root
+
+    def _store(self, evaluation: Evaluation) -> None:
+        chain = tuple(evaluation.chain)
+        self.by_chain[chain] = evaluation
+        self.order.append(evaluation)
+        if evaluation.correct and len(chain) < self.num_layers:
+            self.found_shorter_correct = True
+
+    def __contains__(self, chain: Chain) -> bool:
+        return chain in self.by_chain
+
+    def __getitem__(self, chain: Chain) -> Evaluation:
+        return self.by_chain[chain]
+
+    def evaluate(self, chains: Sequence[Chain]) -> list[Evaluation]:
+        """Evaluations of ``chains``; the new distinct ones go to the evaluator in ONE call."""
+        new = [c for c in dict.fromkeys(tuple(c) for c in chains) if c not in self.by_chain]
+        if new:
+            self.calls += 1
+            results = list(self.evaluator.evaluate(new))
+            if len(results) != len(new):
+                raise RuntimeError(f"evaluator returned {len(results)} evaluations for {len(new)} chains")
+            for chain, evaluation in zip(new, results):
+                if tuple(evaluation.chain) != chain:
+                    raise RuntimeError(f"evaluator answered for chain {evaluation.chain} instead of {chain}")
+                self._store(evaluation)
+        return [self.by_chain[tuple(c)] for c in chains]
