@@ -160,6 +160,21 @@ def cmd_summary(args) -> int:
 cmd_summary.add_arguments = _add_summary
 
 
+# ------------------------------------------------------------------ report, export
+def _register_lazy(name: str, module: str, func: str, help_text: str) -> None:
+    """Register a subcommand implemented elsewhere without importing its heavy deps up front."""
+    import importlib
+
+    target = getattr(importlib.import_module(module), func)
+    COMMANDS[name] = (target, help_text)
+
+
+_register_lazy("report", "cola.report", "cmd_report",
+               "HTML + Markdown report of one or more runs (oracle stats beside baseline, plots)")
+_register_lazy("export", "cola.export", "cmd_export",
+               "export a chain: mergekit passthrough YAML, unrolled HF checkpoint, or PEFT adapter")
+
+
 # ------------------------------------------------------------------------ models
 @command("models", "list the embedded models")
 def cmd_models(args) -> int:
