@@ -173,6 +173,10 @@ _register_lazy("report", "cola.report", "cmd_report",
                "HTML + Markdown report of one or more runs (oracle stats beside baseline, plots)")
 _register_lazy("export", "cola.export", "cmd_export",
                "export a chain: mergekit passthrough YAML, unrolled HF checkpoint, or PEFT adapter")
+_register_lazy("predict", "cola.predict.cli", "cmd_predict",
+               "predict chains for unseen samples from a search run (no labels used)")
+_register_lazy("evaluate", "cola.predict.cli", "cmd_evaluate",
+               "score a chain predictor (knn|polar|dataset) on a held-out split vs the full model")
 
 
 # ------------------------------------------------------------------------ models

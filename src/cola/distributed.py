@@ -1,0 +1,188 @@
+"""Searching a run's samples on a Ray cluster: same run directory, same records as a local run.
+
+:func:`run_search_ray` hands samples to Ray actors (one per GPU when the cluster has
+GPUs, else ``workers`` CPU actors). Each actor builds its :class:`ChainModel` and
+:class:`ChainScorer` once, then searches one sample per call with
+:func:`cola.runner.search_sample`; per-sample seeds come from the run seed and the
+sample id, so a record does not depend on which actor made it or when.
+
+Only the driver writes: it appends each record to the run directory through
+:class:`cola.runstore.RunStore` as soon as it arrives (unordered, ``ray.wait``), so a
+Ray run resumes locally and vice versa. An actor that dies (``RayActorError``) is
+replaced and its sample resubmitted; a sample whose call raises is retried too, up to
+``max_retries`` times. Nothing here imports Ray at module import time.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cola.errors import ColaError
+from cola.records import SampleRecord
+
+# Test hook: "SAMPLE_ID:MARKER_PATH" makes the first actor to search SAMPLE_ID exit hard
+# (os._exit) unless MARKER_PATH exists; it creates the marker first, so the retry succeeds.
+CRASH_ONCE_ENV = "COLA_RAY_TEST_CRASH_ONCE"
+
+
+class SearchWorker:
+    """The body of a Ray actor: one model, one scorer, many samples."""
+
+    def __init__(self, config_json: dict[str, Any], device: str | None = None, crash_once: str | None = None):
+        from cola.engine import ChainModel
+        from cola.evaluator import ChainScorer
+        from cola.runner import RunConfig
+        from cola.tasks import get_task
+
+        self.config = RunConfig.from_json(config_json)
+        self.crash_once = crash_once
+        task = get_task(self.config.task)
+        model = ChainModel.from_pretrained(self.config.model, dtype=self.config.dtype, device=device)
+        self.scorer = ChainScorer(model, task, self.config.eval)
+
+    def ready(self) -> int:
+        return os.getpid()
+
+    def search(self, sample) -> dict[str, Any]:
+        from cola.runner import search_sample
+
+        self._maybe_crash(sample.id)
+        return search_sample(self.scorer, sample, self.config).to_json()
+
+    def _maybe_crash(self, sample_id: str) -> None:
+        if not self.crash_once:
+            return
+        target, _, marker = self.crash_once.partition(":")
+        if target == sample_id and marker and not os.path.exists(marker):
+            Path(marker).write_text(str(os.getpid()))
+            os._exit(1)
+
+
+def _init_ray(address: str | None):
+    """Connect to (or start) Ray; returns (ray module, whether we started it)."""
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ColaError("Ray is not installed: pip install 'cola[ray]' (or pip install ray)") from exc
+    if ray.is_initialized():
+        return ray, False
+    if address in (None, "", "local"):
+        ray.init(include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address=address, log_to_driver=False)
+    return ray, True
+
+
+def run_search_ray(
+    config,
+    out_dir: str | Path,
+    resume: bool = False,
+    address: str | None = "local",
+    workers: int = 2,
+    progress: bool = True,
+    max_retries: int = 3,
+) -> list[SampleRecord]:
+    """Search every sample not yet in ``out_dir`` on Ray actors; returns all records of the run.
+
+    ``address`` is ``"local"`` (start a local cluster unless Ray is already initialised)
+    or a cluster address such as ``"auto"`` or ``"ray://head:10001"``. With GPUs in the
+    cluster there is one actor per GPU (capped by the samples to do); otherwise
+    ``workers`` single-CPU actors.
+    """
+    from tqdm import tqdm
+
+    from cola.runner import load_samples
+    from cola.runstore import RunStore
+
+    store = RunStore(out_dir)
+    store.create(config.to_json(), resume=resume)
+    _, samples = load_samples(config)
+    done = set(store.done_ids())
+    todo = [s for s in samples if s.id not in done]
+    if not todo:
+        return store.load_records()
+
+    ray, started = _init_ray(address)
+    try:
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        count = max(1, min(gpus if gpus else workers, len(todo)))
+        options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
+        device = "cuda" if gpus else None
+        actor_class = ray.remote(max_restarts=0, max_task_retries=0)(SearchWorker)
+        crash_once = os.environ.get(CRASH_ONCE_ENV)
+        config_json = config.to_json()
+
+        def new_actor():
+            return actor_class.options(**options).remote(config_json, device, crash_once)
+
+        actors = [new_actor() for _ in range(count)]
+        queue = list(reversed(todo))  # pop() takes samples in run order
+        pending: dict[Any, tuple[int, Any]] = {}  # object ref -> (actor slot, sample)
+        attempts: dict[str, int] = {}
+        bar = tqdm(
+            total=len(samples), initial=len(done), unit="sample", disable=not progress, dynamic_ncols=True
+        )
+
+        def submit(slot: int) -> None:
+            if queue:
+                sample = queue.pop()
+                attempts[sample.id] = attempts.get(sample.id, 0) + 1
+                pending[actors[slot].search.remote(sample)] = (slot, sample)
+
+        for slot in range(count):
+            submit(slot)
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                ref = ready[0]
+                slot, sample = pending.pop(ref)
+                try:
+                    data = ray.get(ref)
+                except ray.exceptions.RayActorError as exc:
+                    _retry(sample, attempts, max_retries, queue, exc)
+                    try:
+                        ray.kill(actors[slot], no_restart=True)
+                    except Exception:  # noqa: BLE001 - it is already dead
+                        pass
+                    actors[slot] = new_actor()
+                    print(
+                        f"cola: Ray actor died on sample {sample.id}; restarted it and resubmitted",
+                        file=sys.stderr,
+                    )
+                except ray.exceptions.RayError as exc:  # the call raised: the actor itself is fine
+                    _retry(sample, attempts, max_retries, queue, exc)
+                    print(
+                        f"cola: sample {sample.id} failed ({type(exc).__name__}); resubmitted",
+                        file=sys.stderr,
+                    )
+                else:
+                    record = SampleRecord.from_json(data)
+                    if record.sample_id not in done:
+                        store.append(record)
+                        done.add(record.sample_id)
+                        bar.update(1)
+                submit(slot)
+                # A restarted actor may find the queue empty while others still hold work; fine.
+        finally:
+            bar.close()
+            for actor in actors:
+                try:
+                    ray.kill(actor, no_restart=True)
+                except Exception:  # noqa: BLE001
+                    pass
+    finally:
+        if started:
+            ray.shutdown()
+    return store.load_records()
+
+
+def _retry(sample, attempts: dict[str, int], max_retries: int, queue: list, exc: BaseException) -> None:
+    if attempts[sample.id] > max_retries:
+        raise ColaError(
+            f"sample {sample.id} failed {attempts[sample.id]} times on Ray; finished samples are saved "
+            f"(continue with --resume). Last error: {exc}"
+        ) from exc
+    queue.append(sample)  # next pop() takes it

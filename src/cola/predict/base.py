@@ -1,0 +1,118 @@
+"""What every chain predictor shares: the interface, training targets and run loading."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cola.chain import Chain, distinct_layers, full_chain
+from cola.errors import ColaError
+from cola.records import Evaluation, SampleRecord
+
+
+class ChainPredictor:
+    """Proposes ranked chains for prompts, without labels.
+
+    Predictors that need an input representation get the prompt embeddings of
+    :func:`cola.predict.embedding.embed_prompts` (``embedding_layer`` says which layer);
+    the dataset-level predictor ignores them.
+    """
+
+    name: str = "predictor"
+    embedding_layer: int | None = None  # None: the predictor does not look at the input
+    num_layers: int
+
+    def rank(self, embeddings: torch.Tensor | None, k: int) -> list[list[Chain]]:
+        """Up to ``k`` distinct chains per row of ``embeddings``, best first (never empty)."""
+        raise NotImplementedError
+
+    def needs_embeddings(self) -> bool:
+        return self.embedding_layer is not None
+
+
+def _evaluations(record: SampleRecord) -> list[Evaluation]:
+    evaluations = [record.original, *record.search.evaluations]
+    if record.baseline is not None:
+        evaluations.extend(record.baseline.evaluations)
+    return evaluations
+
+
+def best_chain(record: SampleRecord) -> Chain | None:
+    """The shortest correct chain a run found for a sample, or None if none was correct.
+
+    Candidates are every evaluation of the record (the full model, the main search and
+    its random baseline); ties go to fewer distinct layers, then to the earlier one
+    (full model first, then search order), so the choice is deterministic.
+    """
+    best: tuple[int, int, int] | None = None
+    chosen: Chain | None = None
+    for order, evaluation in enumerate(_evaluations(record)):
+        if not evaluation.correct:
+            continue
+        key = (len(evaluation.chain), distinct_layers(evaluation.chain), order)
+        if best is None or key < best:
+            best, chosen = key, tuple(evaluation.chain)
+    return chosen
+
+
+def record_chain_targets(
+    records: Sequence[SampleRecord], no_correct: str = "skip"
+) -> list[tuple[SampleRecord, Chain]]:
+    """(record, target chain) pairs for training: each sample's :func:`best_chain`.
+
+    Samples where no chain answered correctly carry no information about which chain
+    helps; ``no_correct="skip"`` (default) drops them, ``"full"`` uses the full chain.
+    """
+    if no_correct not in ("skip", "full"):
+        raise ValueError(f"no_correct must be 'skip' or 'full', not {no_correct!r}")
+    pairs = []
+    for record in records:
+        chain = best_chain(record)
+        if chain is None:
+            if no_correct == "skip":
+                continue
+            chain = full_chain(record.num_layers)
+        pairs.append((record, chain))
+    return pairs
+
+
+@dataclass
+class TrainingRun:
+    """A finished search run: its config, its records and its samples (by id)."""
+
+    path: Path
+    config: Any  # cola.runner.RunConfig
+    records: list[SampleRecord]
+    task: Any
+    samples: dict[str, Any]
+
+    def samples_of(self, records: Sequence[SampleRecord]) -> list[Any]:
+        return [self.samples[r.sample_id] for r in records]
+
+
+def load_training_run(run_dir: str | Path) -> TrainingRun:
+    """Read a run directory and reload the samples its records were made from."""
+    from cola.runner import RunConfig, load_samples
+    from cola.runstore import RunStore
+
+    path = Path(run_dir)
+    config_path = path / "config.json"
+    if not config_path.exists():
+        raise ColaError(f"{path} is not a search run directory (no config.json)")
+    config = RunConfig.from_json(json.loads(config_path.read_text()))
+    records = RunStore(path).load_records()
+    if not records:
+        raise ColaError(f"no records in {path}: run the search first")
+    task, samples = load_samples(config)
+    by_id = {s.id: s for s in samples}
+    missing = [r.sample_id for r in records if r.sample_id not in by_id]
+    if missing:
+        raise ColaError(
+            f"{len(missing)} records of {path} name samples its config no longer loads (e.g. {missing[0]!r})"
+        )
+    return TrainingRun(path, config, records, task, by_id)

@@ -1,0 +1,172 @@
+"""``cola predict`` and ``cola evaluate``: predictors fitted on a search run, used on a test split.
+
+Register in :mod:`cola.cli` with::
+
+    from cola.predict.cli import cmd_evaluate, cmd_predict
+    COMMANDS["predict"] = (cmd_predict, "predict chains for unseen samples from a search run (no labels)")
+    COMMANDS["evaluate"] = (cmd_evaluate, "score a chain predictor on a held-out split vs the full model")
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from cola.errors import ColaError
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="finished search run directory on the TRAIN split")
+    p.add_argument("--predictor", choices=["knn", "polar", "dataset"], default="knn")
+    p.add_argument("--model", default=None, help="default: the run's model")
+    p.add_argument("--task", default=None, help="default: the run's task")
+    p.add_argument(
+        "--data", default=None, help="test data: bundled, hf, generated or a JSONL path (default: the run's)"
+    )
+    p.add_argument("--split", default="test")
+    p.add_argument("--samples", type=int, default=20, help="first N test samples (0 = all)")
+    p.add_argument(
+        "--seed", type=int, default=None, help="test data seed (generated tasks; default: the run's)"
+    )
+    p.add_argument("--top-k", type=int, default=5, help="chains proposed per sample")
+    p.add_argument("--layer", type=int, default=None, help="embedding layer (default: half the depth)")
+    p.add_argument(
+        "--no-correct",
+        choices=["skip", "full"],
+        default="skip",
+        help="training samples with no correct chain: drop them or target the full chain",
+    )
+    p.add_argument("--fit-seed", type=int, default=0, help="PoLar init / dataset-search seed")
+    p.add_argument("--epochs", type=int, default=300, help="PoLar training epochs")
+    p.add_argument("--simulations", type=int, default=64, help="dataset-level search budget")
+    p.add_argument(
+        "--length-penalty",
+        type=float,
+        default=0.1,
+        help="dataset chain objective: train accuracy - penalty * len/L",
+    )
+    p.add_argument("--train-samples", type=int, default=None, help="dataset search: first N training samples")
+    p.add_argument("--dtype", default=None, help="default: the run's dtype")
+    p.add_argument("--quiet", action="store_true")
+
+
+def _prepare(args):
+    """Load the run, the model and disjoint test samples; fit the predictor."""
+    from cola.engine import ChainModel
+    from cola.evaluator import ChainScorer
+    from cola.predict.base import load_training_run
+    from cola.predict.evaluate import disjoint_from
+    from cola.predict.fit import FitOptions, fit_predictor
+    from cola.runner import load_samples
+
+    run = load_training_run(args.run)
+    test_config = dataclasses.replace(
+        run.config,
+        model=args.model or run.config.model,
+        task=args.task or run.config.task,
+        data=args.data or run.config.data,
+        split=args.split,
+        samples=args.samples or None,
+        seed=run.config.seed if args.seed is None else args.seed,
+        dtype=args.dtype or run.config.dtype,
+    )
+    if test_config.task != run.config.task:
+        raise ColaError(f"the run is on task {run.config.task}, not {test_config.task}")
+    task, samples = load_samples(test_config)
+    samples, dropped = disjoint_from(samples, list(run.samples.values()))
+    if not samples:
+        raise ColaError("every test sample also occurs in the training run: pick a disjoint split/data/seed")
+    if dropped:
+        print(f"# dropped {dropped} test samples that also occur in the training run", file=sys.stderr)
+    model = ChainModel.from_pretrained(test_config.model, dtype=test_config.dtype)
+    scorer = ChainScorer(model, task, run.config.eval)
+    options = FitOptions(
+        layer=args.layer,
+        no_correct=args.no_correct,
+        seed=args.fit_seed,
+        epochs=args.epochs,
+        simulations=args.simulations,
+        length_penalty=args.length_penalty,
+        train_samples=args.train_samples,
+    )
+    fitted = fit_predictor(args.predictor, model, run, options, scorer=scorer)
+    fitted.info["test_dropped_overlap"] = dropped
+    return model, scorer, samples, fitted
+
+
+# ------------------------------------------------------------------------ predict
+def add_predict_arguments(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    p.add_argument("--out", required=True, help="JSONL of predicted chains, one line per test sample")
+
+
+def cmd_predict(args) -> int:
+    """Write the top-k predicted chains of each test sample (labels are never read)."""
+    import torch
+
+    from cola.chain import format_chain
+    from cola.predict.embedding import prompt_embedding
+
+    model, scorer, samples, fitted = _prepare(args)
+    predictor = fitted.predictor
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w") as handle:
+        for sample in samples:
+            evaluator = scorer.for_sample(sample)
+            if predictor.needs_embeddings():
+                embedding = prompt_embedding(model, evaluator.input_ids, predictor.embedding_layer)[None]
+            else:
+                embedding = torch.zeros(1, 0)
+            chains = predictor.rank(embedding, args.top_k)[0]
+            handle.write(
+                json.dumps(
+                    {
+                        "sample_id": sample.id,
+                        "predictor": predictor.name,
+                        "chains": [list(c) for c in chains],
+                        "specs": [format_chain(c) for c in chains],
+                        "lengths": [len(c) for c in chains],
+                    }
+                )
+                + "\n"
+            )
+    print(f"# {predictor.name}: {json.dumps(fitted.info)}", file=sys.stderr)
+    print(f"wrote predictions for {len(samples)} samples to {out}")
+    return 0
+
+
+cmd_predict.add_arguments = add_predict_arguments
+
+
+# ----------------------------------------------------------------------- evaluate
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    p.add_argument("--vote", type=int, default=3, help="chain vote over the top-m chains")
+    p.add_argument("--json", default=None, help="also write the report as JSON here")
+    p.add_argument("--details", default=None, help="per-sample results as JSONL here")
+
+
+def cmd_evaluate(args) -> int:
+    """Top-1 / vote accuracy and depth vs the full model; oracle pass@k labelled as such."""
+    from cola.predict.evaluate import evaluate_predictor
+
+    model, scorer, samples, fitted = _prepare(args)
+    report = evaluate_predictor(
+        fitted.predictor, scorer, samples, top_k=args.top_k, vote_m=args.vote, progress=not args.quiet
+    )
+    report.extra.update(fitted.info)
+    print(report.format())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    if args.details:
+        with Path(args.details).open("w") as handle:
+            for result in report.samples:
+                handle.write(json.dumps(result.to_json()) + "\n")
+    return 0
+
+
+cmd_evaluate.add_arguments = add_evaluate_arguments

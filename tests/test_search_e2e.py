@@ -1,0 +1,114 @@
+"""The whole search on real models: fast engine == naive path, CLI runs, crash + resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cola.cli import main
+from cola.errors import RunConfigError
+from cola.evaluator import ChainScorer, EvalConfig
+from cola.runner import RunConfig, run_search, sample_seed
+from cola.search import SearchConfig, get_strategy
+from cola.tasks import get_task
+
+
+def _search(model, task, samples, mode: str, batch_size: int, simulations: int, scoring="generate"):
+    scorer = ChainScorer(model, task, EvalConfig(mode=mode, scoring=scoring))
+    outcomes = []
+    for sample in samples:
+        evaluator = scorer.for_sample(sample)
+        original = evaluator.original()
+        config = SearchConfig(simulations=simulations, batch_size=batch_size, seed=sample_seed(0, sample.id))
+        outcome = get_strategy("mcts")(evaluator, model.num_layers, config, original)
+        outcomes.append(([(e.chain, e.answer, e.reward) for e in outcome.evaluations], outcome.best_chain))
+    return outcomes, scorer.stats
+
+
+@pytest.mark.parametrize("batch_size", [1, 6])
+def test_fast_equals_naive_smollm_arith(smollm, batch_size):
+    task = get_task("arith")
+    samples = task.load(limit=2)
+    naive, naive_stats = _search(smollm, task, samples, "naive", batch_size, simulations=18)
+    fast, fast_stats = _search(smollm, task, samples, "fast", batch_size, simulations=18)
+    assert fast == naive
+    assert len(fast[0][0]) > 5  # the search really evaluated several chains
+    # and the fast path really did less work
+    assert fast_stats.prefill_layer_forwards < naive_stats.prefill_layer_forwards
+    assert fast_stats.prefill_layer_forwards == fast_stats.min_prefill_layer_forwards
+
+
+def test_fast_equals_naive_smollm_arc_both_scorings(smollm):
+    task = get_task("arc_easy")
+    samples = task.load(source="bundled", limit=1)
+    for scoring in ("generate", "choice"):
+        naive, _ = _search(smollm, task, samples, "naive", 4, simulations=12, scoring=scoring)
+        fast, _ = _search(smollm, task, samples, "fast", 4, simulations=12, scoring=scoring)
+        assert fast == naive, scoring
+
+
+def test_fast_equals_naive_gemma_arith(gemma):
+    task = get_task("arith")
+    samples = task.load(limit=1)
+    naive, _ = _search(gemma, task, samples, "naive", 4, simulations=12)
+    fast, _ = _search(gemma, task, samples, "fast", 4, simulations=12)
+    assert fast == naive
+
+
+def _config(samples: int = 3, simulations: int = 10) -> RunConfig:
+    return RunConfig(task="arith", samples=samples, search=SearchConfig(simulations=simulations, batch_size=4))
+
+
+def test_run_is_resumable_after_a_crash(smollm, tmp_path):
+    out = tmp_path / "run"
+    seen = []
+
+    def crash_after_two(record):
+        seen.append(record.sample_id)
+        if len(seen) == 2:
+            raise KeyboardInterrupt  # as if the user hit Ctrl-C (or the machine died) here
+
+    with pytest.raises(KeyboardInterrupt):
+        run_search(_config(), out, model=smollm, progress=False, on_record=crash_after_two)
+    lines = (out / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    records = run_search(_config(), out, resume=True, model=smollm, progress=False)
+    assert [r.sample_id for r in records] == [s.id for s in get_task("arith").load(limit=3)]
+    assert (out / "records.jsonl").read_text().splitlines()[:2] == lines  # nothing rewritten
+    # a fresh run of the same config gives the same records: per-sample seeds, order-free
+    again = run_search(_config(), tmp_path / "again", model=smollm, progress=False)
+    assert [r.to_json() | {"search": None, "baseline": None} for r in again] == [
+        r.to_json() | {"search": None, "baseline": None} for r in records
+    ]
+    assert [[e.chain for e in r.search.evaluations] for r in again] == [
+        [e.chain for e in r.search.evaluations] for r in records
+    ]
+    with pytest.raises(RunConfigError, match="simulations"):
+        run_search(_config(simulations=11), out, resume=True, model=smollm, progress=False)
+    with pytest.raises(RunConfigError, match="already exists"):
+        run_search(_config(), out, model=smollm, progress=False)
+
+
+def test_baseline_uses_the_same_budget(smollm, tmp_path):
+    records = run_search(_config(samples=2), tmp_path / "run", model=smollm, progress=False)
+    for record in records:
+        assert record.baseline is not None
+        assert len(record.baseline.evaluations) == len(record.search.evaluations)
+        assert record.original.chain == tuple(range(smollm.num_layers))
+
+
+def test_cli_search_summary_and_errors(tmp_path, capsys):
+    out = tmp_path / "cli"
+    args = ["search", "--task", "arith", "--samples", "2", "--simulations", "6", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "oracle" in printed.lower() and "chance" in printed.lower()
+    config = json.loads((out / "config.json").read_text())
+    assert config["search"]["simulations"] == 6
+    assert main(["summary", str(out)]) == 0
+    assert "oracle" in capsys.readouterr().out.lower()
+    assert main(args) == 2  # exists, no --resume
+    assert "already exists" in capsys.readouterr().err
+    assert main(["search", "--task", "nope", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "unknown task" in capsys.readouterr().err.lower()
