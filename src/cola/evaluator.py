@@ -27,6 +27,7 @@ from cola.engine import ChainModel, load_slot
 from cola.lockstep import Lane, decode_step_inputs, run_lanes
 from cola.prefix_cache import PrefixCache, PrefixState
 from cola.records import Evaluation
+from cola.tasks.base import truncate_at
 
 Mode = Literal["fast", "naive"]
 Scoring = Literal["generate", "choice"]
@@ -52,6 +53,7 @@ class EvalStats:
     decode_steps: int = 0
     decode_layer_forwards: int = 0
     seconds: float = 0.0
+    prefill_seconds: float = 0.0  # fast mode: time in prompt passes (the rest is decoding and grading)
     # The least prefill work possible: each distinct chain prefix of each sample computed once.
     min_prefill_layer_forwards: int = 0
     sample_prefixes: set[tuple[int, ...]] = field(default_factory=set, repr=False)
@@ -60,11 +62,6 @@ class EvalStats:
         before = len(self.sample_prefixes)
         self.sample_prefixes.update(chain[: i + 1] for i in range(len(chain)))
         self.min_prefill_layer_forwards += len(self.sample_prefixes) - before
-
-
-def truncate_at(text: str, stops: Sequence[str]) -> str:
-    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))
-    return text[:cut]
 
 
 def resolve_style(style: str, tokenizer) -> str:
@@ -191,8 +188,10 @@ class SampleEvaluator:
             slot = lane.cache.layers[lane.position]
             prefix_cache.insert(lane.chain, lane.position, PrefixState(lane.hidden, slot.keys, slot.values, seen))
 
-        stats.prefill_layer_forwards += run_lanes(model, lanes, step, remember, dedupe_prefixes=True)
+        start = time.perf_counter()
+        stats.prefill_layer_forwards += run_lanes(model, lanes, step, remember)
         logits = model.head(torch.cat([lane.hidden[:, -1:] for lane in lanes]))[:, -1]
+        stats.prefill_seconds += time.perf_counter() - start
         if self.scorer.config.scoring == "choice":
             return [self._choose(lane.chain, logits[i : i + 1]) for i, lane in enumerate(lanes)]
         texts = self._decode(lanes, logits)
@@ -228,11 +227,13 @@ class SampleEvaluator:
             if not active or step_index == max_new - 1:
                 break
             hidden = model.embed(torch.tensor([[next_ids[i]] for i in active], device=logits.device))
-            decode_lanes = [Lane(lanes[i].chain, lanes[i].cache, hidden[k : k + 1]) for k, i in enumerate(active)]
+            decode_lanes = [
+                Lane(lanes[i].chain, lanes[i].cache, hidden[k : k + 1], history=tuple(tokens[i]))
+                for k, i in enumerate(active)
+            ]
             step = decode_step_inputs(model, decode_lanes, hidden[:1], prompt_length + step_index)
-            run_lanes(model, decode_lanes, step)
+            stats.decode_layer_forwards += run_lanes(model, decode_lanes, step)
             stats.decode_steps += len(active)
-            stats.decode_layer_forwards += sum(len(lanes[i].chain) for i in active)
             new_logits = model.head(torch.cat([lane.hidden for lane in decode_lanes]))[:, -1]
             logits = logits.clone()
             logits[active] = new_logits

@@ -11,7 +11,6 @@ chain's arithmetic (beyond float rounding of batched kernels).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ class Lane:
     cache: ChainCache
     hidden: torch.Tensor
     position: int = 0
+    history: tuple[int, ...] = ()  # tokens generated so far: lanes agree on states only if these agree
 
     @property
     def finished(self) -> bool:
@@ -44,11 +44,14 @@ def run_lanes(
     lanes: Sequence[Lane],
     step: StepInputs,
     on_position: Callable[[Lane], None] | None = None,
-    dedupe_prefixes: bool = False,
 ) -> int:
-    """Run every lane to the end of its chain; returns the number of layer calls per lane made.
+    """Run every lane to the end of its chain; returns how many lane-layer computations ran.
 
-    ``dedupe_prefixes`` (prefill only): lanes with identical chain prefixes are computed once.
+    Each round runs the *smallest* layer index any lane needs next: chains are mostly
+    ascending edits of ``0..L-1``, so this keeps lanes aligned and the batches large (on
+    MCTS batches it makes about a quarter fewer layer calls than picking the most-demanded
+    layer). Lanes with the same chain prefix and the same generated tokens hold identical
+    states, so only one of them computes and the others copy its result.
     ``on_position(lane)`` is called after each position a lane completes (before it advances).
     """
     layers, types = model.anatomy.layers, model.anatomy.layer_types
@@ -57,13 +60,12 @@ def run_lanes(
         active = [lane for lane in lanes if not lane.finished]
         if not active:
             return work
-        demand = Counter(lane.chain[lane.position] for lane in active)
-        layer_index = max(demand, key=lambda layer: (demand[layer], -layer))
+        layer_index = min(lane.chain[lane.position] for lane in active)
         group = [lane for lane in active if lane.chain[lane.position] == layer_index]
         leaders: dict[tuple[int, ...], Lane] = {}
         followers: list[tuple[Lane, Lane]] = []
         for lane in group:
-            key = lane.chain[: lane.position + 1] if dedupe_prefixes else (id(lane),)
+            key = (lane.history, lane.chain[: lane.position + 1])
             if key in leaders:
                 followers.append((lane, leaders[key]))
             else:

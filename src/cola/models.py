@@ -151,9 +151,11 @@ def load_model_and_tokenizer(name: str = DEFAULT_MODEL, dtype: str | torch.dtype
 
     hf_logging.disable_progress_bar()  # weight-loading bars drown cola's own progress output
     path = resolve_model_path(name)
-    kwargs = {"dtype": parse_dtype(dtype)}
+    # Read the offline switch now, not at import time, so a caller (or test) can set it late.
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    kwargs = {"dtype": parse_dtype(dtype), "local_files_only": offline}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline)
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as exc:
         if name in EMBEDDED_MODELS or Path(name).exists():

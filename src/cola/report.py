@@ -34,6 +34,7 @@ from cola.stats import (
     StrategySummary,
     format_summary,
     oracle_best_chain,
+    strategy_pairs,
     summarize,
     summarize_by_level,
 )
@@ -179,11 +180,9 @@ def _layer_usage(used: list[Chain], num_layers: int):
 
 def strategy_report(records: Sequence[SampleRecord], which: str) -> StrategyReport | None:
     """Breakdowns of ``which`` ("search" or "baseline"); ``None`` if no record ran it."""
-    pairs = [(r, getattr(r, which)) for r in records]
-    if which != "search":
-        pairs = [(r, o) for r, o in pairs if o is not None]
-        if not pairs:
-            return None
+    pairs = strategy_pairs(records, which)
+    if not pairs and which != "search":  # the main search is always summarized, even over no records
+        return None
     chosen = [r for r, _ in pairs]
     num_layers = chosen[0].num_layers
     strategy = next((o.strategy for _, o in pairs if o is not None), which)

@@ -187,13 +187,16 @@ def _chance(records: Sequence[SampleRecord], outcomes: Sequence[SearchOutcome | 
     return _mean(rates)
 
 
+def strategy_pairs(records: Sequence[SampleRecord], which: str) -> list[tuple[SampleRecord, SearchOutcome]]:
+    """(record, outcome) for the records that ran ``which`` ("search" or "baseline")."""
+    return [(r, o) for r in records if (o := getattr(r, which)) is not None]
+
+
 def summarize_strategy(records: Sequence[SampleRecord], which: str = "search") -> StrategySummary | None:
     """Statistics of ``which`` ("search" or "baseline") over the records that have it."""
-    pairs = [(r, getattr(r, which)) for r in records]
-    if which != "search":
-        pairs = [(r, o) for r, o in pairs if o is not None]
-        if not pairs:
-            return None
+    pairs = strategy_pairs(records, which)
+    if not pairs and which != "search":  # the main search is always summarized, even over no records
+        return None
     chosen = [r for r, _ in pairs]
     outcomes = [o for _, o in pairs]
     bests = [oracle_best_chain(r, o) for r, o in pairs]

@@ -10,9 +10,10 @@ from typing import Any
 
 import torch
 
-from cola.chain import Chain, distinct_layers, full_chain
+from cola.chain import Chain, full_chain
 from cola.errors import ColaError
 from cola.records import Evaluation, SampleRecord
+from cola.search.base import best_chain as search_best_chain
 
 
 class ChainPredictor:
@@ -49,15 +50,7 @@ def best_chain(record: SampleRecord) -> Chain | None:
     its random baseline); ties go to fewer distinct layers, then to the earlier one
     (full model first, then search order), so the choice is deterministic.
     """
-    best: tuple[int, int, int] | None = None
-    chosen: Chain | None = None
-    for order, evaluation in enumerate(_evaluations(record)):
-        if not evaluation.correct:
-            continue
-        key = (len(evaluation.chain), distinct_layers(evaluation.chain), order)
-        if best is None or key < best:
-            best, chosen = key, tuple(evaluation.chain)
-    return chosen
+    return search_best_chain(_evaluations(record))
 
 
 def record_chain_targets(
