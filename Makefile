@@ -29,6 +29,7 @@ test: setup
 demo: setup
 	$(VENV)/bin/cola search --model smollm2-135m --task arith --samples 20 --simulations 100 --out runs/demo --resume
 	$(VENV)/bin/cola summary runs/demo
+	$(VENV)/bin/cola report runs/demo --out runs/demo/report
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
