@@ -27,7 +27,7 @@ test: setup
 	$(VENV)/bin/pytest -q
 
 demo: setup
-	$(VENV)/bin/cola search --model smollm2-135m --task arith --samples 20 --simulations 100 --out runs/demo --resume
+	$(VENV)/bin/cola search --model smollm2-135m --task arith --samples 10 --simulations 64 --batch-size 8 --out runs/demo --resume
 	$(VENV)/bin/cola summary runs/demo
 	$(VENV)/bin/cola report runs/demo --out runs/demo/report
 
