@@ -20,6 +20,14 @@ def test_cli_and_runner_do_not_import_ray():
     assert result.stdout.strip() == "ok"
 
 
+def test_cli_starts_without_importing_torch():
+    """``cola --help`` and ``cola models`` should not pay for torch (about a second)."""
+    code = "import sys, cola.cli\nassert 'torch' not in sys.modules\nprint('ok')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
 def _comparable(record):
     data = record.to_json()
     for outcome in (data["search"], data["baseline"]):

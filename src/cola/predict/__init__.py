@@ -16,12 +16,38 @@ a run into something usable without labels on held-out samples:
 model; pass@k there uses labels to pick a chain and is reported as an oracle.
 """
 
-from cola.predict.base import ChainPredictor, best_chain, record_chain_targets
-from cola.predict.dataset_chain import DatasetChainPredictor, DatasetEvaluator, search_dataset_chain
-from cola.predict.embedding import embed_prompts, prompt_embedding
-from cola.predict.evaluate import PredictorReport, evaluate_predictor, vote
-from cola.predict.knn import KNNPredictor
-from cola.predict.polar import PolarPredictor, chain_to_actions, decode_topk
+from __future__ import annotations
+
+import importlib
+
+# Exports load on first use (PEP 562): ``cola.cli`` registers ``cola predict`` through
+# ``cola.predict.cli``, and importing this package must not pull in torch for ``cola --help``.
+_EXPORTS = {
+    "ChainPredictor": "base",
+    "best_chain": "base",
+    "record_chain_targets": "base",
+    "DatasetChainPredictor": "dataset_chain",
+    "DatasetEvaluator": "dataset_chain",
+    "search_dataset_chain": "dataset_chain",
+    "embed_prompts": "embedding",
+    "prompt_embedding": "embedding",
+    "PredictorReport": "evaluate",
+    "evaluate_predictor": "evaluate",
+    "vote": "evaluate",
+    "KNNPredictor": "knn",
+    "PolarPredictor": "polar",
+    "chain_to_actions": "polar",
+    "decode_topk": "polar",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'cola.predict' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"cola.predict.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ChainPredictor",
