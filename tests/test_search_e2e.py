@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from cola.batching import EvaluationBatcher
 from cola.cli import main
 from cola.errors import RunConfigError
 from cola.evaluator import ChainScorer, EvalConfig
@@ -56,6 +57,65 @@ def test_fast_equals_naive_gemma_arith(gemma):
     assert fast == naive
 
 
+def _search_together(model, task, samples, batch_size: int, simulations: int, concurrency: int):
+    """Like ``_search`` in fast mode, but all samples searched at once; also returns how
+    many samples each model pass served."""
+    scorer = ChainScorer(model, task, EvalConfig(mode="fast"))
+    served = []
+    evaluate_many = scorer.evaluate_many
+
+    def counting(requests):
+        served.append(len(requests))
+        return evaluate_many(requests)
+
+    scorer.evaluate_many = counting
+
+    def work(evaluator):
+        original = evaluator.original()
+        config = SearchConfig(simulations=simulations, batch_size=batch_size, seed=sample_seed(0, evaluator.sample.id))
+        outcome = get_strategy("mcts")(evaluator, model.num_layers, config, original)
+        return [(e.chain, e.answer, e.reward) for e in outcome.evaluations], outcome.best_chain
+
+    results = dict(EvaluationBatcher(scorer).run(samples, work, concurrency))
+    return [results[i] for i in range(len(samples))], served
+
+
+def test_samples_searched_together_equal_naive_one_by_one(smollm):
+    """Several samples' lanes decode in shared, padded layer calls: results must not change."""
+    task = get_task("arc_easy")
+    samples = task.load(source="bundled", limit=3)
+    naive, _ = _search(smollm, task, samples, "naive", 4, simulations=12)
+    together, served = _search_together(smollm, task, samples, 4, simulations=12, concurrency=3)
+    assert together == naive
+    assert max(served) == 3  # passes really served all three samples at once
+    assert sum(served) > len(served)
+
+
+def test_samples_searched_together_equal_naive_gemma(gemma):
+    task = get_task("arith")
+    samples = task.load(limit=2)
+    naive, _ = _search(gemma, task, samples, "naive", 4, simulations=10)
+    together, served = _search_together(gemma, task, samples, 4, simulations=10, concurrency=2)
+    assert together == naive
+    assert max(served) == 2
+
+
+def test_an_error_in_one_search_stops_all_and_is_raised(smollm):
+    task = get_task("arith")
+    samples = task.load(limit=3)
+    scorer = ChainScorer(smollm, task, EvalConfig())
+
+    def work(evaluator):
+        evaluator.original()
+        if evaluator.sample.id == samples[1].id:
+            raise ValueError("boom in one search")
+        evaluator.evaluate([tuple(range(10))])
+        return evaluator.sample.id
+
+    with pytest.raises(ValueError, match="boom in one search"):
+        list(EvaluationBatcher(scorer).run(samples, work, 3))
+
+
 def _config(samples: int = 3, simulations: int = 10) -> RunConfig:
     return RunConfig(task="arith", samples=samples, search=SearchConfig(simulations=simulations, batch_size=4))
 
@@ -90,6 +150,30 @@ def test_run_is_resumable_after_a_crash(smollm, tmp_path):
         run_search(_config(), out, model=smollm, progress=False)
 
 
+def _evaluations(record):
+    runs = [record.original] + record.search.evaluations + (record.baseline.evaluations if record.baseline else [])
+    return [(e.chain, e.answer, e.reward) for e in runs], record.search.best_chain
+
+
+def test_run_with_samples_together_matches_one_by_one_and_resumes(smollm, tmp_path):
+    one_by_one = run_search(_config(), tmp_path / "seq", model=smollm, progress=False)
+    seen = []
+
+    def stop_after_two(record):
+        seen.append(record.sample_id)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "together"
+    with pytest.raises(KeyboardInterrupt):
+        run_search(_config(), out, model=smollm, progress=False, on_record=stop_after_two, concurrent_samples=3)
+    assert len((out / "records.jsonl").read_text().splitlines()) == 2
+    together = run_search(_config(), out, resume=True, model=smollm, progress=False, concurrent_samples=3)
+    by_id = {r.sample_id: _evaluations(r) for r in together}
+    assert len(by_id) == 3
+    assert {r.sample_id: _evaluations(r) for r in one_by_one} == by_id
+
+
 def test_baseline_uses_the_same_budget(smollm, tmp_path):
     records = run_search(_config(samples=2), tmp_path / "run", model=smollm, progress=False)
     for record in records:
@@ -112,3 +196,5 @@ def test_cli_search_summary_and_errors(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(["search", "--task", "nope", "--out", str(tmp_path / "x"), "--quiet"]) == 2
     assert "unknown task" in capsys.readouterr().err.lower()
+    assert main(["search", "--concurrent-samples", "0", "--out", str(tmp_path / "y"), "--quiet"]) == 2
+    assert "--concurrent-samples must be at least 1" in capsys.readouterr().err

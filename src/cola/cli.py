@@ -80,6 +80,10 @@ def _add_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", choices=["auto", "chat", "base"], default="auto")
     p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--mode", choices=["fast", "naive"], default="fast")
+    p.add_argument("--prefix-cache-mb", type=float, default=1024.0,
+                   help="memory for cached prompt states, shared by the samples searched together")
+    p.add_argument("--concurrent-samples", type=int, default=4,
+                   help="samples searched at once, sharing model passes (1 = one after another)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32")
     p.add_argument("--out", required=True, help="run directory")
@@ -115,7 +119,8 @@ def run_config_from_args(args):
             batch_size=args.batch_size,
             early_stop=args.early_stop,
         ),
-        eval=EvalConfig(mode=args.mode, scoring=args.scoring, style=args.style, max_new_tokens=args.max_new_tokens),
+        eval=EvalConfig(mode=args.mode, scoring=args.scoring, style=args.style, max_new_tokens=args.max_new_tokens,
+                        prefix_cache_mb=args.prefix_cache_mb),
         dtype=args.dtype,
     )
 
@@ -126,13 +131,16 @@ def cmd_search(args) -> int:
     from cola.stats import format_summary, summarize
 
     config = run_config_from_args(args)
+    if args.concurrent_samples < 1:
+        raise ColaError(f"--concurrent-samples must be at least 1, got {args.concurrent_samples}")
     if args.ray:
         from cola.distributed import run_search_ray
 
         records = run_search_ray(config, args.out, resume=args.resume, address=args.ray,
                                  workers=args.workers, progress=not args.quiet)
     else:
-        records = run_search(config, args.out, resume=args.resume, progress=not args.quiet)
+        records = run_search(config, args.out, resume=args.resume, progress=not args.quiet,
+                             concurrent_samples=args.concurrent_samples)
     print(format_summary(summarize(records)))
     return 0
 

@@ -136,17 +136,26 @@ class ChainModel:
             if rotary is not None:
                 args = (hidden, position_ids, kind) if self.anatomy.rotary_per_layer_type else (hidden, position_ids)
                 position_embeddings[kind] = rotary(*args)
-            make_mask = create_sliding_window_causal_mask if kind == SLIDING else create_causal_mask
             slot = cache.first_slot_of(kind) if cache is not None else None
-            masks[kind] = make_mask(
-                config=self.config,
-                inputs_embeds=hidden,
-                attention_mask=attention_mask,
-                cache=cache,
-                position_ids=position_ids,
-                layer_idx=slot if slot is not None else 0,
-            )
+            masks[kind] = self.attention_mask(kind, hidden, attention_mask, position_ids, cache, slot or 0)
         return StepInputs(position_ids, position_embeddings, masks)
+
+    def attention_mask(self, kind: str, hidden: torch.Tensor, attention_mask: torch.Tensor | None,
+                       position_ids: torch.Tensor, cache: Cache | None, slot: int) -> torch.Tensor | None:
+        """The mask of one attention kind, in the format the model's attention implementation wants.
+
+        Built by transformers' own mask functions (sized by ``cache`` slot ``slot``), so
+        padding, sliding windows and eager/SDPA formats follow the library exactly.
+        """
+        make_mask = create_sliding_window_causal_mask if kind == SLIDING else create_causal_mask
+        return make_mask(
+            config=self.config,
+            inputs_embeds=hidden,
+            attention_mask=attention_mask,
+            cache=cache,
+            position_ids=position_ids,
+            layer_idx=slot,
+        )
 
     def run_layers(
         self,
@@ -290,7 +299,8 @@ def load_slot(cache: ChainCache, slot: int, keys: torch.Tensor, values: torch.Te
     Safe to share: cache layers grow by concatenation into new tensors, never in place.
     """
     layer = cache.layers[slot]
-    layer.lazy_initialization(keys, values)
+    if not layer.is_initialized:
+        layer.lazy_initialization(keys, values)
     layer.keys, layer.values = keys, values
     if hasattr(layer, "cumulative_length"):
         layer.cumulative_length = seen

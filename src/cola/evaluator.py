@@ -6,8 +6,11 @@ Two modes give identical answers:
   embeddings, one chain at a time, and greedy-decodes up to ``max_new_tokens`` (or EOS).
 * ``fast`` resumes each chain from the longest cached chain prefix
   (:class:`cola.prefix_cache.PrefixCache`), reuses the prompt's masks and rotary tables,
-  and stops decoding as soon as the task says the answer can no longer change
-  (``Task.answer_complete``), which is exact by that method's contract.
+  runs all candidate chains in lock-step (:mod:`cola.lockstep`), and stops decoding as
+  soon as the task says the answer can no longer change (``Task.answer_complete``),
+  which is exact by that method's contract. :meth:`ChainScorer.evaluate_many` takes the
+  new chains of several samples at once (see :mod:`cola.batching`): their lanes decode
+  together, in shared layer calls and one LM-head call per token.
 
 Multiple-choice tasks may instead be scored by one forward over the choice letters
 (``scoring="choice"``): the answer is the letter with the highest next-token logit.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -41,7 +44,8 @@ class EvalConfig:
     scoring: Scoring = "generate"  # "choice": one forward over choice letters (multiple choice only)
     style: str = "auto"  # prompt style: "chat" (chat template), "base" (plain few-shot) or "auto"
     max_new_tokens: int | None = None  # None: the task's default
-    prefix_cache_mb: float = 256.0
+    # Byte budget of the prompt-prefix tries, shared by the samples searched together.
+    prefix_cache_mb: float = 1024.0
 
 
 @dataclass
@@ -56,12 +60,14 @@ class EvalStats:
     prefill_seconds: float = 0.0  # fast mode: time in prompt passes (the rest is decoding and grading)
     # The least prefill work possible: each distinct chain prefix of each sample computed once.
     min_prefill_layer_forwards: int = 0
-    sample_prefixes: set[tuple[int, ...]] = field(default_factory=set, repr=False)
+    # Largest total size of the prefix tries of the samples evaluated together.
+    prefix_cache_peak_bytes: int = 0
 
-    def count_prefixes(self, chain: Chain) -> None:
-        before = len(self.sample_prefixes)
-        self.sample_prefixes.update(chain[: i + 1] for i in range(len(chain)))
-        self.min_prefill_layer_forwards += len(self.sample_prefixes) - before
+    def count_prefixes(self, seen: set[tuple[int, ...]], chain: Chain) -> None:
+        """Add the prefixes of ``chain`` not in ``seen`` (one sample's prefixes so far)."""
+        before = len(seen)
+        seen.update(chain[: i + 1] for i in range(len(chain)))
+        self.min_prefill_layer_forwards += len(seen) - before
 
 
 def resolve_style(style: str, tokenizer) -> str:
@@ -84,14 +90,56 @@ class ChainScorer:
         self.style = resolve_style(self.config.style, model.tokenizer)
         self.max_new_tokens = self.config.max_new_tokens or task.max_new_tokens
         self.stops = list(task.stop_strings(self.style))
-        self.prefix_cache = PrefixCache(int(self.config.prefix_cache_mb * 2**20))
         self.stats = EvalStats()
         self._letter_ids: dict[str, list[int]] = {}
 
-    def for_sample(self, sample) -> SampleEvaluator:
-        self.prefix_cache.clear()  # prefixes are prompt-specific
-        self.stats.sample_prefixes = set()
-        return SampleEvaluator(self, sample)
+    def for_sample(self, sample, batcher=None, concurrent_samples: int = 1) -> SampleEvaluator:
+        """An evaluator for one sample; with ``batcher`` its evaluations join other samples'.
+
+        Prefix states are prompt-specific, so each sample gets its own trie, with an equal
+        share of the byte budget among ``concurrent_samples``.
+        """
+        budget = int(self.config.prefix_cache_mb * 2**20 / max(concurrent_samples, 1))
+        return SampleEvaluator(self, sample, PrefixCache(budget), batcher)
+
+    def evaluate_many(self, requests: Sequence[tuple[SampleEvaluator, list[Chain]]]) -> list[list[Evaluation]]:
+        """Evaluate new chains of one or more samples; in fast mode all of them decode together."""
+        stats = self.stats
+        start = time.perf_counter()
+        for evaluator, chains in requests:
+            for chain in chains:
+                stats.count_prefixes(evaluator.prefixes, chain)
+        with torch.inference_mode():
+            if self.config.mode == "naive":
+                results = [[ev._evaluate_naive(chain) for chain in chains] for ev, chains in requests]
+            else:
+                results = self._evaluate_fast([ev for ev, _ in requests], [chains for _, chains in requests])
+        stats.seconds += time.perf_counter() - start
+        stats.chains += sum(len(chains) for _, chains in requests)
+        in_use = sum(ev.prefix_cache.bytes for ev, _ in requests)
+        stats.prefix_cache_peak_bytes = max(stats.prefix_cache_peak_bytes, in_use)
+        return results
+
+    def _evaluate_fast(self, evaluators: list[SampleEvaluator], chains: list[list[Chain]]) -> list[list[Evaluation]]:
+        """Prefill each sample's chains from its trie, then one LM-head call and one decode for all."""
+        lanes = [evaluator._prefill(sample_chains) for evaluator, sample_chains in zip(evaluators, chains)]
+        start = time.perf_counter()
+        last = self.model.head(torch.cat([lane.hidden[:, -1:] for group in lanes for lane in group]))[:, -1]
+        self.stats.prefill_seconds += time.perf_counter() - start
+        bounds = [0]
+        for group in lanes:
+            bounds.append(bounds[-1] + len(group))
+        logits = [last[a:b] for a, b in zip(bounds, bounds[1:])]
+        if self.config.scoring == "choice":
+            return [
+                [evaluator._choose(lane.chain, sample_logits[i : i + 1]) for i, lane in enumerate(group)]
+                for evaluator, group, sample_logits in zip(evaluators, lanes, logits)
+            ]
+        texts = decode_together(self, list(zip(evaluators, lanes, logits)))
+        return [
+            [evaluator._grade(lane.chain, text) for lane, text in zip(group, sample_texts)]
+            for evaluator, group, sample_texts in zip(evaluators, lanes, texts)
+        ]
 
     def letter_token_ids(self, label: str) -> list[int]:
         """First token of the label with and without a leading space (both are plausible next tokens)."""
@@ -108,12 +156,16 @@ class ChainScorer:
 class SampleEvaluator:
     """Implements the search's ``ChainEvaluator`` protocol for one sample."""
 
-    def __init__(self, scorer: ChainScorer, sample):
+    def __init__(self, scorer: ChainScorer, sample, prefix_cache: PrefixCache, batcher=None):
         self.scorer = scorer
         self.sample = sample
         self.model = scorer.model
+        self.prefix_cache = prefix_cache
+        self.batcher = batcher  # cola.batching.EvaluationBatcher, when samples are searched together
         self.prompt = scorer.task.prompt(sample, self.model.tokenizer, scorer.style)
         self.input_ids, self.attention_mask = self.model.encode([self.prompt])
+        self.prompt_length = self.input_ids.shape[1]
+        self.prefixes: set[tuple[int, ...]] = set()  # every chain prefix asked for (work minimum)
         self._step = None  # masks and rotary tables of the prompt, shared by every chain
         self._memo: dict[Chain, Evaluation] = {}
 
@@ -126,18 +178,11 @@ class SampleEvaluator:
         chains = [tuple(c) for c in chains]
         new = [c for c in dict.fromkeys(chains) if c not in self._memo]
         if new:
-            stats = self.scorer.stats
-            start = time.perf_counter()
-            for chain in new:
-                stats.count_prefixes(chain)
-            with torch.inference_mode():
-                if self.scorer.config.mode == "naive":
-                    results = [self._evaluate_naive(chain) for chain in new]
-                else:
-                    results = self._evaluate_fast(new)
+            if self.batcher is not None:
+                results = self.batcher.submit(self, new)
+            else:
+                results = self.scorer.evaluate_many([(self, new)])[0]
             self._memo.update(zip(new, results))
-            stats.seconds += time.perf_counter() - start
-            stats.chains += len(new)
         return [self._memo[c] for c in chains]
 
     def original(self) -> Evaluation:
@@ -172,17 +217,18 @@ class SampleEvaluator:
             self._step = model.prepare(self._embedded, None, positions, None, set(model.anatomy.layer_types))
         return self._step
 
-    def _evaluate_fast(self, chains: list[Chain]) -> list[Evaluation]:
-        model, prefix_cache, stats = self.model, self.scorer.prefix_cache, self.scorer.stats
+    def _prefill(self, chains: list[Chain]) -> list[Lane]:
+        """Run the prompt through every chain, resuming each from its longest cached prefix."""
+        model, prefix_cache, stats = self.model, self.prefix_cache, self.scorer.stats
         step = self._prompt_step()
-        seen = self.input_ids.shape[1]
+        seen = self.prompt_length
         lanes = []
         for chain in chains:
             states = prefix_cache.lookup(chain)
             cache = model.new_cache(chain)
             for slot, state in enumerate(states):
                 load_slot(cache, slot, state.keys, state.values, state.seen)
-            lanes.append(Lane(chain, cache, states[-1].hidden if states else self._embedded, len(states)))
+            lanes.append(Lane(chain, cache, states[-1].hidden if states else self._embedded, len(states), group=self))
 
         def remember(lane: Lane) -> None:
             slot = lane.cache.layers[lane.position]
@@ -190,54 +236,8 @@ class SampleEvaluator:
 
         start = time.perf_counter()
         stats.prefill_layer_forwards += run_lanes(model, lanes, step, remember)
-        logits = model.head(torch.cat([lane.hidden[:, -1:] for lane in lanes]))[:, -1]
         stats.prefill_seconds += time.perf_counter() - start
-        if self.scorer.config.scoring == "choice":
-            return [self._choose(lane.chain, logits[i : i + 1]) for i, lane in enumerate(lanes)]
-        texts = self._decode(lanes, logits)
-        return [self._grade(lane.chain, text) for lane, text in zip(lanes, texts)]
-
-    def _decode(self, lanes: list[Lane], logits: torch.Tensor) -> list[str]:
-        """Greedy decoding of all lanes in lock-step, each stopping once its answer is final.
-
-        Same token rule as :meth:`ChainModel.greedy_decode`; only the stop rule differs from
-        naive mode, and ``Task.answer_complete`` guarantees it cannot change the answer.
-        """
-        model, task, sample, stops = self.model, self.scorer.task, self.sample, self.scorer.stops
-        stats = self.scorer.stats
-        tokenizer = model.tokenizer
-        eos = set(model._eos_ids())
-        tokens: list[list[int]] = [[] for _ in lanes]
-        done = [False] * len(lanes)
-        prompt_length = self.input_ids.shape[1]
-        max_new = self.scorer.max_new_tokens
-        for step_index in range(max_new):
-            next_ids = logits.argmax(-1).tolist()
-            for i, token in enumerate(next_ids):
-                if done[i]:
-                    continue
-                if token in eos:
-                    done[i] = True
-                    continue
-                tokens[i].append(token)
-                text = tokenizer.decode(tokens[i])
-                if any(s in text for s in stops) or task.answer_complete(truncate_at(text, stops), sample):
-                    done[i] = True
-            active = [i for i in range(len(lanes)) if not done[i]]
-            if not active or step_index == max_new - 1:
-                break
-            hidden = model.embed(torch.tensor([[next_ids[i]] for i in active], device=logits.device))
-            decode_lanes = [
-                Lane(lanes[i].chain, lanes[i].cache, hidden[k : k + 1], history=tuple(tokens[i]))
-                for k, i in enumerate(active)
-            ]
-            step = decode_step_inputs(model, decode_lanes, hidden[:1], prompt_length + step_index)
-            stats.decode_layer_forwards += run_lanes(model, decode_lanes, step)
-            stats.decode_steps += len(active)
-            new_logits = model.head(torch.cat([lane.hidden for lane in decode_lanes]))[:, -1]
-            logits = logits.clone()
-            logits[active] = new_logits
-        return [tokenizer.decode(t) for t in tokens]
+        return lanes
 
     def _choose(self, chain: Chain, last_logits: torch.Tensor) -> Evaluation:
         labels = self.scorer.task.choice_labels(self.sample)
@@ -248,3 +248,64 @@ class SampleEvaluator:
         answer = labels[max(range(len(labels)), key=scores.__getitem__)]
         reward = 1.0 if self.scorer.task.is_correct(answer, self.sample) else 0.0
         return Evaluation(chain=chain, answer=answer, reward=reward, text="")
+
+
+def decode_together(
+    scorer: ChainScorer, items: Sequence[tuple[SampleEvaluator, list[Lane], torch.Tensor]]
+) -> list[list[str]]:
+    """Greedy decoding of every lane of every sample in lock-step, each stopping once its answer is final.
+
+    ``items`` holds, per sample, its prefilled lanes and their last-position logits. Same
+    token rule as :meth:`ChainModel.greedy_decode`; only the stop rule differs from naive
+    mode, and ``Task.answer_complete`` guarantees it cannot change the answer. Lanes of
+    different samples share layer calls (their caches padded to a common length), and
+    one LM-head call serves every lane at each step.
+    """
+    model, task, stops, max_new = scorer.model, scorer.task, scorer.stops, scorer.max_new_tokens
+    stats = scorer.stats
+    tokenizer = model.tokenizer
+    eos = set(model._eos_ids())
+    flat = [(evaluator, lane) for evaluator, lanes, _ in items for lane in lanes]
+    logits = torch.cat([item_logits for _, _, item_logits in items])
+    tokens: list[list[int]] = [[] for _ in flat]
+    done = [False] * len(flat)
+    for step_index in range(max_new):
+        next_ids = logits.argmax(-1).tolist()
+        for i, token in enumerate(next_ids):
+            if done[i]:
+                continue
+            if token in eos:
+                done[i] = True
+                continue
+            tokens[i].append(token)
+            text = tokenizer.decode(tokens[i])
+            if any(s in text for s in stops) or task.answer_complete(truncate_at(text, stops), flat[i][0].sample):
+                done[i] = True
+        active = [i for i in range(len(flat)) if not done[i]]
+        if not active or step_index == max_new - 1:
+            break
+        hidden = model.embed(torch.tensor([[next_ids[i]] for i in active], device=logits.device))
+        decode_lanes = []
+        per_sample: dict[int, list[Lane]] = {}
+        for k, i in enumerate(active):
+            evaluator, lane = flat[i]
+            decode_lane = Lane(lane.chain, lane.cache, hidden[k : k + 1], history=tuple(tokens[i]), group=evaluator)
+            decode_lanes.append(decode_lane)
+            per_sample.setdefault(id(evaluator), []).append(decode_lane)
+        for sample_lanes in per_sample.values():
+            evaluator = sample_lanes[0].group
+            step = decode_step_inputs(model, sample_lanes, hidden[:1], evaluator.prompt_length + step_index)
+            for lane in sample_lanes:
+                lane.step = step
+        stats.decode_layer_forwards += run_lanes(model, decode_lanes)
+        stats.decode_steps += len(active)
+        new_logits = model.head(torch.cat([lane.hidden for lane in decode_lanes]))[:, -1]
+        logits = logits.clone()
+        logits[active] = new_logits
+    texts = [tokenizer.decode(t) for t in tokens]
+    out: list[list[str]] = []
+    offset = 0
+    for _, lanes, _ in items:
+        out.append(texts[offset : offset + len(lanes)])
+        offset += len(lanes)
+    return out

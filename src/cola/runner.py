@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cola.batching import search_together
 from cola.chain import full_chain
 from cola.evaluator import ChainScorer, EvalConfig
 from cola.records import SampleRecord
@@ -79,10 +80,14 @@ def load_samples(config: RunConfig):
     return task, samples
 
 
-def search_sample(scorer: ChainScorer, sample, config: RunConfig) -> SampleRecord:
-    """Original answer, main search and same-budget random baseline for one sample."""
+def search_sample(scorer: ChainScorer, sample, config: RunConfig, evaluator=None) -> SampleRecord:
+    """Original answer, main search and same-budget random baseline for one sample.
+
+    ``evaluator``: the sample's evaluator when the caller made it (e.g. one that batches
+    its evaluations with other samples'); by default a fresh one.
+    """
     task = scorer.task
-    evaluator = scorer.for_sample(sample)
+    evaluator = evaluator or scorer.for_sample(sample)
     num_layers = scorer.model.num_layers
     original = evaluator.evaluate([full_chain(num_layers)])[0]
     search_config = dataclasses.replace(config.search, seed=sample_seed(config.seed, sample.id))
@@ -116,8 +121,14 @@ def run_search(
     model=None,
     progress: bool = True,
     on_record: Callable[[SampleRecord], None] | None = None,
+    concurrent_samples: int = 1,
 ) -> list[SampleRecord]:
-    """Search every sample not yet in ``out_dir``; returns all records of the run."""
+    """Search every sample not yet in ``out_dir``; returns all records of the run.
+
+    ``concurrent_samples > 1`` searches that many samples at once so their candidate
+    chains share model passes (:mod:`cola.batching`); records are appended as samples
+    finish, so their order in the run file may differ from the dataset order.
+    """
     from cola.runstore import RunStore
 
     store = RunStore(out_dir)
@@ -131,21 +142,22 @@ def run_search(
 
             model = ChainModel.from_pretrained(config.model, dtype=config.dtype)
         scorer = ChainScorer(model, task, config.eval)
-        for record in _progress(todo, len(samples), len(done), scorer, progress, lambda s: search_sample(scorer, s, config)):
+        records = search_together(scorer, todo, lambda ev: search_sample(scorer, ev.sample, config, ev),
+                                  concurrent_samples)
+        for record in _progress((r for _, r in records), len(samples), len(done), scorer, progress):
             store.append(record)
             if on_record is not None:
                 on_record(record)
     return store.load_records()
 
 
-def _progress(todo, total, already, scorer, enabled, work) -> Iterable[SampleRecord]:
+def _progress(records: Iterable[SampleRecord], total, already, scorer, enabled) -> Iterable[SampleRecord]:
     """Yield records while showing samples done, chain evaluations per second and ETA."""
     from tqdm import tqdm
 
     bar = tqdm(total=total, initial=already, unit="sample", disable=not enabled, dynamic_ncols=True)
     try:
-        for sample in todo:
-            record = work(sample)
+        for record in records:
             stats = scorer.stats
             rate = stats.chains / stats.seconds if stats.seconds else 0.0
             bar.set_postfix_str(f"{rate:.1f} evals/s")
