@@ -105,8 +105,3 @@ class PrefixCache:
             current.state = None
         if node.parent is not None:
             node.parent.children.pop(node.key[-1], None)
-
-    def clear(self) -> None:
-        self._root = _Node(key=())
-        self._lru.clear()
-        self.bytes = 0
