@@ -51,7 +51,6 @@ class EvaluationBatcher:
     _finished: deque = field(default_factory=deque)
     _live: int = 0
     _aborted: bool = False
-    rounds: int = 0  # evaluate_many calls made (for diagnostics)
 
     def submit(self, evaluator, chains: list[Chain]) -> list:
         """Called by a search thread: wait until the owner has evaluated ``chains``."""
@@ -95,7 +94,6 @@ class EvaluationBatcher:
                     yield item.index, item.value
                 if batch:
                     results = self.scorer.evaluate_many([(r.evaluator, r.chains) for r in batch])
-                    self.rounds += 1
                     with self._cv:
                         for request, result in zip(batch, results):
                             request.result = result

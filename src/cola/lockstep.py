@@ -144,7 +144,7 @@ def _run_padded(model: ChainModel, layer_index: int, runners: list[Lane], defaul
     if any(lane.hidden.shape[1] != 1 for lane in runners):
         raise ValueError("lanes with different step inputs must each carry exactly one new token")
     slots = [lane.cache.layers[lane.position] for lane in runners]
-    lengths = [s.keys.shape[-2] if s.is_initialized else 0 for s in slots]
+    lengths = [s.keys.shape[-2] for s in slots]  # decoding: every slot holds the prompt
     longest = max(lengths)
     first = slots[0].keys
     keys = first.new_zeros(len(runners), first.shape[1], longest, first.shape[3])
