@@ -19,10 +19,10 @@ import argparse
 import resource
 import time
 
-from cola.batching import search_together
 from cola.engine import ChainModel
-from cola.evaluator import ChainScorer, EvalConfig
-from cola.runner import sample_seed
+from cola.evaluation.batching import search_together
+from cola.evaluation.scorer import ChainScorer, EvalConfig
+from cola.runs import sample_seed
 from cola.search import SearchConfig, get_strategy
 from cola.tasks import get_task
 

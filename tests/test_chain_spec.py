@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cola.chain import chain_from_json, chain_to_json, format_chain, full_chain, parse_chain
+from cola.engine.chain import chain_from_json, chain_to_json, format_chain, full_chain, parse_chain
 from cola.errors import ChainSpecError
 
 

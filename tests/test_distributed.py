@@ -11,7 +11,7 @@ import pytest
 
 def test_cli_and_runner_do_not_import_ray():
     code = (
-        "import sys, cola.cli, cola.runner, cola.distributed, cola.predict\n"
+        "import sys, cola.cli, cola.runs.runner, cola.runs.distributed, cola.predict\n"
         "assert 'ray' not in sys.modules, sorted(m for m in sys.modules if m.startswith('ray'))\n"
         "print('ok')"
     )
@@ -39,9 +39,9 @@ def _comparable(record):
 @pytest.mark.slow
 def test_ray_run_matches_local_run_and_retries_a_dead_actor(smollm, tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
-    from cola.distributed import CRASH_ONCE_ENV, run_search_ray
-    from cola.runner import RunConfig, run_search
-    from cola.runstore import RunStore
+    from cola.runs import RunConfig, run_search
+    from cola.runs.distributed import CRASH_ONCE_ENV, run_search_ray
+    from cola.runs.store import RunStore
     from cola.search import SearchConfig
 
     config = RunConfig(

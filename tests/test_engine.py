@@ -6,10 +6,10 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from cola.chain import parse_chain
 from cola.engine import ChainModel
+from cola.engine.chain import parse_chain
+from cola.engine.unroll import unroll_model
 from cola.errors import ChainSpecError, ModelNotFoundError
-from cola.unroll import unroll_model
 
 TOL = 1e-4
 PROMPT = "Question: Which gas do plants take in from the air to make food?\nAnswer:"

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from cola.chain import full_chain, parse_chain
+from cola.engine.chain import full_chain, parse_chain
 from cola.errors import ChainSpecError, ColaError
 from cola.export import (
     chain_from_mergekit_yaml,
@@ -228,10 +228,10 @@ def test_peft_config_only(tmp_path, smollm):
 def test_cmd_export_mergekit_reads_only_the_config(tmp_path, smollm):
     import argparse
 
-    from cola.export import cmd_export
+    from cola.cli.export import add_export_arguments, cmd_export
 
     parser = argparse.ArgumentParser()
-    cmd_export.add_arguments(parser)
+    add_export_arguments(parser)
     args = parser.parse_args(
         [
             "--model",

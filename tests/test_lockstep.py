@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cola.chain import parse_chain
 from cola.engine import ChainModel
-from cola.lockstep import Lane, decode_step_inputs, run_lanes
+from cola.engine.chain import parse_chain
+from cola.engine.lanes import Lane, decode_step_inputs, run_lanes
 
 
 def _reference_and_lanes(model: ChainModel, prompts: list[str], specs: list[str], steps: int):

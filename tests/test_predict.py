@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 import torch
 
-from cola.chain import full_chain
-from cola.evaluator import ChainScorer, EvalConfig
+from cola.engine.chain import full_chain
+from cola.evaluation.scorer import ChainScorer, EvalConfig
 from cola.predict import (
     DatasetChainPredictor,
     DatasetEvaluator,
@@ -31,8 +31,8 @@ from cola.predict.base import load_training_run
 from cola.predict.evaluate import disjoint_from
 from cola.predict.fit import FitOptions, fit_predictor
 from cola.predict.polar import actions_to_chain
-from cola.records import Evaluation, SampleRecord, SearchOutcome
-from cola.stats import wilson_interval as wilson
+from cola.report.stats import wilson_interval as wilson
+from cola.runs.records import Evaluation, SampleRecord, SearchOutcome
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -148,7 +148,7 @@ TRAIN = 6  # arith questions 0..5 of seed 0 train; the rest of the first pass ar
 
 @pytest.fixture(scope="module")
 def train_run(smollm, tmp_path_factory):
-    from cola.runner import RunConfig, run_search
+    from cola.runs import RunConfig, run_search
     from cola.search import SearchConfig
 
     out = tmp_path_factory.mktemp("predict") / "train"
@@ -167,7 +167,7 @@ def train_run(smollm, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def test_samples(train_run):
-    from cola.runner import load_samples
+    from cola.runs import load_samples
 
     _, samples = load_samples(dataclasses.replace(train_run.config, samples=TRAIN + 4))
     kept, dropped = disjoint_from(samples, list(train_run.samples.values()))
@@ -259,8 +259,8 @@ def test_dataset_evaluator_rewards_are_mean_correctness(smollm, train_run):
 
 
 def test_cli_predict_and_evaluate(smollm, train_run, tmp_path, monkeypatch):
+    from cola.cli.predict import add_evaluate_arguments, add_predict_arguments, cmd_evaluate, cmd_predict
     from cola.engine import ChainModel
-    from cola.predict.cli import add_evaluate_arguments, add_predict_arguments, cmd_evaluate, cmd_predict
 
     monkeypatch.setattr(ChainModel, "from_pretrained", classmethod(lambda cls, *a, **k: smollm))
     common = [

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cola.prefix_cache import PrefixCache, PrefixState
+from cola.evaluation.prefix_cache import PrefixCache, PrefixState
 
 
 def _state(nbytes_floats: int = 8) -> PrefixState:

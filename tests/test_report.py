@@ -8,17 +8,12 @@ import re
 
 import pytest
 
-from cola.chain import full_chain
+from cola.cli.report import add_report_arguments, cmd_report
+from cola.engine.chain import full_chain
 from cola.errors import ColaError
-from cola.records import Evaluation, SampleRecord, SearchOutcome
-from cola.report import (
-    TRANSITIONS,
-    build_report_data,
-    cmd_report,
-    load_run,
-    report,
-    write_report,
-)
+from cola.report.data import TRANSITIONS, build_report_data, load_run
+from cola.report.render import report, write_report
+from cola.runs.records import Evaluation, SampleRecord, SearchOutcome
 
 
 # ------------------------------------------------------- independent reference
@@ -113,7 +108,7 @@ def check_strategy(records: list[SampleRecord], which: str, s, rows, chance) -> 
         low, high = ref_wilson(lv.oracle.successes, lv.oracle.n)
         assert close(lv.oracle.low, low, 1e-6) and close(lv.oracle.high, high, 1e-6)
 
-    # summary rows (values from cola.stats, counts and intervals from the report)
+    # summary rows (values from cola.report.stats, counts and intervals from the report)
     by_key = {row.key: row for row in rows}
     n_orig = sum(orig)
     checks = {
@@ -309,7 +304,7 @@ def test_cmd_report_compares_two_runs_same_name(tmp_path):
             "".join(json.dumps(r.to_json()) + "\n" for r in synthetic_records())
         )
     parser = argparse.ArgumentParser()
-    cmd_report.add_arguments(parser)
+    add_report_arguments(parser)
     args = parser.parse_args(
         [str(tmp_path / "x" / "run"), str(tmp_path / "y" / "run"), "--out", str(tmp_path / "o")]
     )
@@ -399,7 +394,7 @@ def test_report_on_real_records(tmp_path, real_run, smollm):
 @pytest.mark.slow
 def test_report_from_run_search(tmp_path, smollm):
     """End to end through the real runner (MCTS + random baseline), then the report CLI path."""
-    from cola.runner import RunConfig, run_search
+    from cola.runs import RunConfig, run_search
     from cola.search import SearchConfig
 
     config = RunConfig(task="arith", data="generated", samples=2, search=SearchConfig(simulations=4))

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from cola.errors import ColaError, RunConfigError
-from cola.records import Evaluation, SampleRecord, SearchOutcome
-from cola.runstore import RESUME_MUTABLE_KEYS, RunStore, config_differences
+from cola.runs.records import Evaluation, SampleRecord, SearchOutcome
+from cola.runs.store import RESUME_MUTABLE_KEYS, RunStore, config_differences
 
 
 def make_record(sample_id: str, text: str = "") -> SampleRecord:
@@ -121,8 +121,8 @@ def test_corrupt_middle_line_is_an_error(tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys
-    from cola.records import Evaluation, SampleRecord, SearchOutcome
-    from cola.runstore import RunStore
+    from cola.runs.records import Evaluation, SampleRecord, SearchOutcome
+    from cola.runs.store import RunStore
 
     path, total = sys.argv[1], int(sys.argv[2])
     store = RunStore(path)

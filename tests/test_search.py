@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cola.chain import full_chain
+from cola.engine.chain import full_chain
 from cola.errors import ColaError
-from cola.records import Evaluation
+from cola.runs.records import Evaluation
 from cola.search import (
     MCTS,
     Action,

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from cola.batching import EvaluationBatcher
 from cola.cli import main
 from cola.errors import RunConfigError
-from cola.evaluator import ChainScorer, EvalConfig
-from cola.runner import RunConfig, run_search, sample_seed
+from cola.evaluation.batching import EvaluationBatcher
+from cola.evaluation.scorer import ChainScorer, EvalConfig
+from cola.runs import RunConfig, run_search, sample_seed
 from cola.search import SearchConfig, get_strategy
 from cola.tasks import get_task
 

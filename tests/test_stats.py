@@ -6,9 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from cola.chain import full_chain
-from cola.records import Evaluation, SampleRecord, SearchOutcome
-from cola.stats import (
+from cola.engine.chain import full_chain
+from cola.report.stats import (
     Proportion,
     chance_rate,
     format_level_summary,
@@ -18,6 +17,7 @@ from cola.stats import (
     summarize_by_level,
     wilson_interval,
 )
+from cola.runs.records import Evaluation, SampleRecord, SearchOutcome
 
 L = 6
 FULL = full_chain(L)

@@ -4,6 +4,8 @@ Every problem a user can cause (a bad chain spec, an unknown model, a dataset ro
 missing a field, a resumed run whose config changed) raises a subclass of
 :class:`ColaError`. The CLI prints these as one line, without a traceback, because
 they describe the user's input, not a bug in cola.
+
+May import: nothing in cola
 """
 
 

@@ -10,7 +10,7 @@ Three formats (``cola export --format ...``):
 
 ``hf``
     A materialized Hugging Face checkpoint: the model physically unrolled with
-    :func:`cola.unroll.unroll_model` (its config's ``num_hidden_layers`` and, for mixed
+    :func:`cola.engine.unroll.unroll_model` (its config's ``num_hidden_layers`` and, for mixed
     sliding/full attention models, ``layer_types`` rewritten), saved with its tokenizer.
     It loads with plain ``AutoModelForCausalLM.from_pretrained(dir)``.
 
@@ -24,6 +24,8 @@ Three formats (``cola export --format ...``):
     chain is expressible only if it is no longer than the model and every position keeps
     the attention kind of the original layer at that position; otherwise
     :func:`peft_layer_replication` raises :class:`~cola.errors.ColaError` saying so.
+
+May import: cola.errors, cola.engine
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cola.chain import Chain, format_chain, parse_chain, validate_chain
+from cola.engine.chain import Chain, format_chain, parse_chain, validate_chain
 from cola.errors import ColaError
 
 FORMATS = ("mergekit", "hf", "peft")
@@ -190,7 +192,7 @@ def _lora_target(layer) -> str:
 
 def _check_peft_layout(model) -> None:
     """PEFT finds the stack at ``model(.model)*.layers``; make sure that is cola's stack."""
-    from cola.anatomy import inspect_model
+    from cola.engine.anatomy import inspect_model
 
     anatomy = inspect_model(model)
     inner = model
@@ -272,7 +274,7 @@ def export_peft(
 # ---------------------------------------------------------------------------- hf
 def export_hf(model, chain: Sequence[int], out_dir: str | Path) -> Path:
     """Save the physically unrolled chain as a plain transformers checkpoint (+ tokenizer)."""
-    from cola.unroll import unroll_model
+    from cola.engine.unroll import unroll_model
 
     chain = model.chain(chain) if not isinstance(chain, tuple) else validate_chain(chain, model.num_layers)
     out = Path(out_dir)
@@ -301,7 +303,7 @@ def _position_type_notes(chain: Chain, layer_types: Sequence[str]) -> list[str]:
 
 
 def _model_ref(name: str) -> str:
-    from cola.models import EMBEDDED_MODELS, resolve_model_path
+    from cola.engine.loading import EMBEDDED_MODELS, resolve_model_path
 
     return resolve_model_path(name) if name in EMBEDDED_MODELS else name
 
@@ -326,7 +328,7 @@ def export_chain(
     if fmt == "mergekit":
         from transformers import AutoConfig
 
-        from cola.anatomy import _layer_types, text_config
+        from cola.engine.anatomy import _layer_types, text_config
 
         if model is not None:
             num_layers, layer_types = model.num_layers, model.anatomy.layer_types
@@ -341,33 +343,10 @@ def export_chain(
         out.write_text(mergekit_yaml(ref, chain, dtype, notes=_position_type_notes(chain, layer_types)))
         return out
     if model is None:
-        from cola.engine import ChainModel
+        from cola.engine.model import ChainModel
 
         model = ChainModel.from_pretrained(model_name, dtype=dtype)
     chain = model.chain(chain_spec)
     if fmt == "hf":
         return export_hf(model, chain, out)
     return export_peft(model, chain, out, model_ref=ref)
-
-
-def add_export_arguments(p) -> None:
-    p.add_argument("--model", default="smollm2-135m", help="embedded name, local dir or hub id")
-    p.add_argument("--chain", required=True, help='chain spec, e.g. "0-9,11,11,12-29"')
-    p.add_argument(
-        "--format",
-        dest="fmt",
-        choices=FORMATS,
-        required=True,
-        help="mergekit: passthrough YAML; hf: unrolled checkpoint; peft: layer_replication adapter",
-    )
-    p.add_argument("--out", required=True, help="output directory (mergekit: a .yaml file or a directory)")
-    p.add_argument("--dtype", default="float32", help="float32, float16 or bfloat16")
-
-
-def cmd_export(args) -> int:
-    path = export_chain(args.model, args.chain, args.fmt, args.out, dtype=args.dtype)
-    print(f"wrote {args.fmt} export of chain {format_chain(parse_chain(args.chain))} to {path}")
-    return 0
-
-
-cmd_export.add_arguments = add_export_arguments

@@ -1,6 +1,6 @@
 """Label-free use of chains of layers on unseen inputs.
 
-A search run (:mod:`cola.runner`) finds, per *training* sample, chains that answer
+A search run (:mod:`cola.runs.runner`) finds, per *training* sample, chains that answer
 correctly; it uses the gold label, so its numbers are an oracle. This package turns such
 a run into something usable without labels on held-out samples:
 
@@ -14,14 +14,15 @@ a run into something usable without labels on held-out samples:
 
 :func:`evaluate_predictor` scores a predictor on a disjoint test split against the full
 model; pass@k there uses labels to pick a chain and is reported as an oracle.
+
+May import: cola.errors, cola.engine, cola.tasks, cola.evaluation, cola.search, cola.runs, cola.report
 """
 
 from __future__ import annotations
 
-import importlib
+from cola._lazy import lazy_exports
 
-# Exports load on first use (PEP 562): ``cola.cli`` registers ``cola predict`` through
-# ``cola.predict.cli``, and importing this package must not pull in torch for ``cola --help``.
+# Exports load on first use: importing this package must not pull in torch.
 _EXPORTS = {
     "ChainPredictor": "base",
     "best_chain": "base",
@@ -39,16 +40,7 @@ _EXPORTS = {
     "chain_to_actions": "polar",
     "decode_topk": "polar",
 }
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'cola.predict' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"cola.predict.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = [
     "ChainPredictor",
     "DatasetChainPredictor",

@@ -10,9 +10,10 @@ from typing import Any
 
 import torch
 
-from cola.chain import Chain, full_chain
+from cola.engine.chain import Chain, full_chain
 from cola.errors import ColaError
-from cola.records import Evaluation, SampleRecord
+from cola.evaluation.result import Evaluation
+from cola.runs.records import SampleRecord
 from cola.search.base import best_chain as search_best_chain
 
 
@@ -79,7 +80,7 @@ class TrainingRun:
     """A finished search run: its config, its records and its samples (by id)."""
 
     path: Path
-    config: Any  # cola.runner.RunConfig
+    config: Any  # cola.runs.runner.RunConfig
     records: list[SampleRecord]
     task: Any
     samples: dict[str, Any]
@@ -90,8 +91,8 @@ class TrainingRun:
 
 def load_training_run(run_dir: str | Path) -> TrainingRun:
     """Read a run directory and reload the samples its records were made from."""
-    from cola.runner import RunConfig, load_samples
-    from cola.runstore import RunStore
+    from cola.runs.config import RunConfig, load_samples
+    from cola.runs.store import RunStore
 
     path = Path(run_dir)
     config_path = path / "config.json"

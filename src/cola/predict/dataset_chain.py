@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from cola.chain import Chain, full_chain
+from cola.engine.chain import Chain, full_chain
+from cola.evaluation.result import Evaluation
 from cola.predict.base import ChainPredictor
-from cola.records import Evaluation
 
 
 class DatasetEvaluator:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
-from cola.chain import full_chain
+from cola.engine.chain import full_chain
 
 
 def default_layer(num_layers: int) -> int:

@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 
-from cola.chain import Chain, format_chain, full_chain
+from cola.engine.chain import Chain, format_chain, full_chain
 from cola.predict.base import ChainPredictor
 from cola.predict.embedding import prompt_embedding
-from cola.stats import wilson_interval
+from cola.report.stats import wilson_interval
 
 
 def vote(answers: Sequence[str | None]) -> str | None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from cola.chain import Chain, full_chain
+from cola.engine.chain import Chain, full_chain
 from cola.predict.base import ChainPredictor
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from cola.chain import Chain, full_chain
+from cola.engine.chain import Chain, full_chain
 from cola.predict.base import ChainPredictor
 
 SKIP, KEEP, REPEAT = 0, 1, 2

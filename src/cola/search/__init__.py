@@ -1,7 +1,10 @@
 """Per-sample chain search: MCTS (the paper's protocol) and a same-budget random baseline.
 
 Importing this package registers the built-in strategies, so ``get_strategy("mcts")``
-and ``get_strategy("random")`` always work.
+and ``get_strategy("random")`` always work. A strategy sees only a
+:class:`~cola.search.base.ChainEvaluator` bound to one sample, never the model.
+
+May import: cola.errors, cola.engine.chain, cola.evaluation.result
 """
 
 from cola.search import mcts as _mcts  # noqa: F401  (registers "mcts")

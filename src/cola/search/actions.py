@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from cola.chain import Chain
+from cola.engine.chain import Chain
 
 
 class Action(NamedTuple):

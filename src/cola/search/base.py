@@ -10,17 +10,49 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from cola.chain import Chain, distinct_layers, full_chain
+from cola.engine.chain import Chain, distinct_layers, full_chain
 from cola.errors import ColaError
-from cola.records import Evaluation, SearchOutcome
+from cola.evaluation.result import Evaluation
 
 
 class ChainEvaluator(Protocol):
     """Evaluates chains on ONE sample; one call may run the whole batch in one pass."""
 
     def evaluate(self, chains: Sequence[Chain]) -> list[Evaluation]: ...
+
+
+@dataclass
+class SearchOutcome:
+    """What one search strategy found on one sample."""
+
+    strategy: str
+    evaluations: list[Evaluation]  # distinct chains, in the order they were evaluated
+    simulations: int  # search iterations run; the root evaluation is not one, and duplicates are free
+    best_chain: Chain | None  # shortest correct chain; ties by fewest distinct layers
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "evaluations": [e.to_json() for e in self.evaluations],
+            "simulations": self.simulations,
+            "best_chain": list(self.best_chain) if self.best_chain is not None else None,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SearchOutcome:
+        best = data.get("best_chain")
+        return cls(
+            strategy=data["strategy"],
+            evaluations=[Evaluation.from_json(e) for e in data["evaluations"]],
+            simulations=int(data["simulations"]),
+            best_chain=tuple(best) if best is not None else None,
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
 
 
 @dataclass

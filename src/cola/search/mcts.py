@@ -33,10 +33,17 @@ import random
 import time
 from collections.abc import Iterator
 
-from cola.chain import Chain, full_chain
-from cola.records import Evaluation, SearchOutcome
+from cola.engine.chain import Chain, full_chain
+from cola.evaluation.result import Evaluation
 from cola.search.actions import Action, ActionSpace
-from cola.search.base import ChainEvaluator, EvaluationCache, SearchConfig, best_chain, register_strategy
+from cola.search.base import (
+    ChainEvaluator,
+    EvaluationCache,
+    SearchConfig,
+    SearchOutcome,
+    best_chain,
+    register_strategy,
+)
 
 
 class Node:

@@ -15,10 +15,17 @@ from __future__ import annotations
 import random
 import time
 
-from cola.chain import Chain, full_chain
-from cola.records import Evaluation, SearchOutcome
+from cola.engine.chain import Chain, full_chain
+from cola.evaluation.result import Evaluation
 from cola.search.actions import Action, ActionSpace
-from cola.search.base import ChainEvaluator, EvaluationCache, SearchConfig, best_chain, register_strategy
+from cola.search.base import (
+    ChainEvaluator,
+    EvaluationCache,
+    SearchConfig,
+    SearchOutcome,
+    best_chain,
+    register_strategy,
+)
 
 MAX_EDITS = 4
 MAX_DUPLICATE_STREAK = 1000

@@ -1,7 +1,10 @@
 """Benchmark tasks, by name: ``get_task("arc_easy")``, ``list_tasks()``.
 
 Each task lives in its own module and registers itself with :func:`register_task` on
-import; adding a task is one new module plus its name in the import below.
+import; adding a task is one new module plus its name in the import below. Tasks see
+a tokenizer (for chat templates) but never the model.
+
+May import: cola.errors
 """
 
 from cola.tasks import arc, arith, gsm8k, math500  # noqa: F401  (imported to register the tasks)

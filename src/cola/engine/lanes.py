@@ -13,11 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from cola.chain import Chain
-from cola.engine import ChainCache, ChainModel, StepInputs, _SlotView, load_slot
+from cola.engine.chain import Chain
+from cola.engine.state import ChainCache, StepInputs, load_slot, slot_seen
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cola.engine.model import ChainModel
 
 
 @dataclass
@@ -37,10 +41,6 @@ class Lane:
     @property
     def finished(self) -> bool:
         return self.position >= len(self.chain)
-
-
-def _slot_seen(slot) -> int:
-    return getattr(slot, "cumulative_length", None) or slot.get_seq_length()
 
 
 def run_lanes(
@@ -87,7 +87,7 @@ def run_lanes(
         for lane, leader in followers:
             lane.hidden = leader.hidden
             source = leader.cache.layers[leader.position]
-            load_slot(lane.cache, lane.position, source.keys, source.values, _slot_seen(source))
+            load_slot(lane.cache, lane.position, source.keys, source.values, slot_seen(source))
         work += len(runners)
         for lane in group:
             if on_position is not None:
@@ -95,21 +95,8 @@ def run_lanes(
             lane.position += 1
 
 
-def _call_layer(model: ChainModel, layer_index: int, hidden, mask, position_embeddings, position_ids, cache, slot):
-    out = model.anatomy.layers[layer_index](
-        hidden,
-        attention_mask=mask,
-        position_embeddings=position_embeddings,
-        position_ids=position_ids,
-        cache=_SlotView(cache, slot),
-    )
-    return out[0] if isinstance(out, tuple) else out
-
-
 def _run_one(model: ChainModel, layer_index: int, lane: Lane, step: StepInputs) -> None:
-    kind = model.anatomy.layer_types[layer_index]
-    lane.hidden = _call_layer(model, layer_index, lane.hidden, step.masks[kind], step.position_embeddings.get(kind),
-                              step.position_ids, lane.cache, lane.position)
+    lane.hidden = model.call_layer(layer_index, lane.hidden, step, lane.cache, lane.position)
 
 
 def _run_stacked(model: ChainModel, layer_index: int, runners: list[Lane], step: StepInputs) -> None:
@@ -119,14 +106,13 @@ def _run_stacked(model: ChainModel, layer_index: int, runners: list[Lane], step:
     slots = [lane.cache.layers[lane.position] for lane in runners]
     if slots[0].is_initialized and slots[0].get_seq_length() > 0:
         load_slot(shared, 0, torch.cat([s.keys for s in slots]), torch.cat([s.values for s in slots]),
-                  _slot_seen(slots[0]))
-    out = _call_layer(model, layer_index, torch.cat([lane.hidden for lane in runners]), step.masks[kind],
-                      step.position_embeddings.get(kind), step.position_ids, shared, 0)
+                  slot_seen(slots[0]))
+    out = model.call_layer(layer_index, torch.cat([lane.hidden for lane in runners]), step, shared, 0)
     merged = shared.layers[0]
     for row, lane in enumerate(runners):
         lane.hidden = out[row : row + 1]
         load_slot(lane.cache, lane.position, merged.keys[row : row + 1], merged.values[row : row + 1],
-                  _slot_seen(merged))
+                  slot_seen(merged))
 
 
 def _run_padded(model: ChainModel, layer_index: int, runners: list[Lane], default: StepInputs | None,
@@ -165,13 +151,14 @@ def _run_padded(model: ChainModel, layer_index: int, runners: list[Lane], defaul
     mask = masks[mask_key]
     rotary = [s.position_embeddings.get(kind) for s in steps]
     position_embeddings = None if rotary[0] is None else tuple(torch.cat(parts) for parts in zip(*rotary))
-    out = _call_layer(model, layer_index, hidden, mask, position_embeddings, position_ids, shared, 0)
+    padded = StepInputs(position_ids, {kind: position_embeddings} if position_embeddings else {}, {kind: mask})
+    out = model.call_layer(layer_index, hidden, padded, shared, 0)
     merged = shared.layers[0]
     for row, (lane, slot, n) in enumerate(zip(runners, slots, lengths)):
         keep = min(n + 1, merged.keys.shape[-2])
         lane.hidden = out[row : row + 1]
         load_slot(lane.cache, lane.position, merged.keys[row : row + 1, :, -keep:],
-                  merged.values[row : row + 1, :, -keep:], _slot_seen(slot) + 1)
+                  merged.values[row : row + 1, :, -keep:], slot_seen(slot) + 1)
 
 
 def decode_step_inputs(model: ChainModel, lanes: Sequence[Lane], hidden: torch.Tensor, position: int) -> StepInputs:

@@ -1,6 +1,6 @@
 """Rebuild the bundled 50-row samples from full benchmark files (a maintainer tool, not shipped).
 
-Usage: ``python src/cola/data/build_samples.py ../shared/data``. The selection is
+Usage: ``python scripts/build_bundled_samples.py ../shared/data``. The selection is
 deterministic: evenly spaced rows, plus (for ARC) the first rows with the real quirks
 (numeric choice labels, 3 and 5 choices) so the bundled sample exercises them; for
 MATH-500 the first 10 rows of each level 1-5. Rows keep their source order and fields;
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 SIZE = 50
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "src" / "cola" / "data"
 
 
 def read(path: Path) -> list[dict]:

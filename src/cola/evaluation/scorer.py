@@ -5,11 +5,11 @@ Two modes give identical answers:
 * ``naive`` mirrors public CoLa code: every chain re-encodes the whole prompt from the
   embeddings, one chain at a time, and greedy-decodes up to ``max_new_tokens`` (or EOS).
 * ``fast`` resumes each chain from the longest cached chain prefix
-  (:class:`cola.prefix_cache.PrefixCache`), reuses the prompt's masks and rotary tables,
-  runs all candidate chains in lock-step (:mod:`cola.lockstep`), and stops decoding as
+  (:class:`cola.evaluation.prefix_cache.PrefixCache`), reuses the prompt's masks and rotary tables,
+  runs all candidate chains in lock-step (:mod:`cola.engine.lanes`), and stops decoding as
   soon as the task says the answer can no longer change (``Task.answer_complete``),
   which is exact by that method's contract. :meth:`ChainScorer.evaluate_many` takes the
-  new chains of several samples at once (see :mod:`cola.batching`): their lanes decode
+  new chains of several samples at once (see :mod:`cola.evaluation.batching`): their lanes decode
   together, in shared layer calls and one LM-head call per token.
 
 Multiple-choice tasks may instead be scored by one forward over the choice letters
@@ -25,11 +25,14 @@ from typing import Literal
 
 import torch
 
-from cola.chain import Chain, full_chain
-from cola.engine import ChainModel, load_slot
-from cola.lockstep import Lane, decode_step_inputs, run_lanes
-from cola.prefix_cache import PrefixCache, PrefixState
-from cola.records import Evaluation
+from cola.engine.chain import Chain, full_chain
+from cola.engine.decoding import Prefilled, decode_lanes
+from cola.engine.lanes import Lane, run_lanes
+from cola.engine.model import ChainModel
+from cola.engine.state import load_slot
+from cola.evaluation.prefix_cache import PrefixCache, PrefixState
+from cola.evaluation.reference import naive_generate
+from cola.evaluation.result import Evaluation
 from cola.tasks.base import truncate_at
 
 Mode = Literal["fast", "naive"]
@@ -135,11 +138,16 @@ class ChainScorer:
                 [evaluator._choose(lane.chain, sample_logits[i : i + 1]) for i, lane in enumerate(group)]
                 for evaluator, group, sample_logits in zip(evaluators, lanes, logits)
             ]
-        texts = decode_together(self, list(zip(evaluators, lanes, logits)))
-        return [
-            [evaluator._grade(lane.chain, text) for lane, text in zip(group, sample_texts)]
-            for evaluator, group, sample_texts in zip(evaluators, lanes, texts)
+        rows = [
+            Prefilled(lane, sample_logits[i : i + 1], evaluator.prompt_length, evaluator.answer_final)
+            for evaluator, group, sample_logits in zip(evaluators, lanes, logits)
+            for i, lane in enumerate(group)
         ]
+        decoded = decode_lanes(self.model, rows, self.max_new_tokens)
+        self.stats.decode_layer_forwards += decoded.layer_forwards
+        self.stats.decode_steps += decoded.steps
+        texts = iter(g.text for g in decoded.generations)
+        return [[evaluator._grade(lane.chain, next(texts)) for lane in group] for evaluator, group in zip(evaluators, lanes)]
 
     def letter_token_ids(self, label: str) -> list[int]:
         """First token of the label with and without a leading space (both are plausible next tokens)."""
@@ -161,7 +169,7 @@ class SampleEvaluator:
         self.sample = sample
         self.model = scorer.model
         self.prefix_cache = prefix_cache
-        self.batcher = batcher  # cola.batching.EvaluationBatcher, when samples are searched together
+        self.batcher = batcher  # cola.evaluation.batching.EvaluationBatcher, when samples are searched together
         self.prompt = scorer.task.prompt(sample, self.model.tokenizer, scorer.style)
         self.input_ids, self.attention_mask = self.model.encode([self.prompt])
         self.prompt_length = self.input_ids.shape[1]
@@ -201,7 +209,7 @@ class SampleEvaluator:
             logits = self.model.forward(chain, self.input_ids, logits_to_keep=1)[:, -1]
             stats.prefill_layer_forwards += len(chain)
             return self._choose(chain, logits)
-        generation = self.model.generate(self.prompt, chain, self.scorer.max_new_tokens)[0]
+        generation = naive_generate(self.model, chain, self.input_ids, self.scorer.max_new_tokens)
         steps = max(len(generation.token_ids) - 1, 0)
         stats.prefill_layer_forwards += len(chain)
         stats.decode_steps += steps
@@ -211,11 +219,13 @@ class SampleEvaluator:
     def _prompt_step(self):
         """The prompt's embeddings, masks and rotary tables: the same for every chain."""
         if self._step is None:
-            model = self.model
-            self._embedded = model.embed(self.input_ids)
-            positions = model.positions_for(None, self._embedded.shape[1], 0, 1, self._embedded.device)
-            self._step = model.prepare(self._embedded, None, positions, None, set(model.anatomy.layer_types))
+            self._embedded, self._step = self.model.prompt_step(self.input_ids)
         return self._step
+
+    def answer_final(self, text: str) -> bool:
+        """Decoding may stop: a stop string appeared, or the task says the answer cannot change."""
+        stops = self.scorer.stops
+        return any(s in text for s in stops) or self.scorer.task.answer_complete(truncate_at(text, stops), self.sample)
 
     def _prefill(self, chains: list[Chain]) -> list[Lane]:
         """Run the prompt through every chain, resuming each from its longest cached prefix."""
@@ -248,64 +258,3 @@ class SampleEvaluator:
         answer = labels[max(range(len(labels)), key=scores.__getitem__)]
         reward = 1.0 if self.scorer.task.is_correct(answer, self.sample) else 0.0
         return Evaluation(chain=chain, answer=answer, reward=reward, text="")
-
-
-def decode_together(
-    scorer: ChainScorer, items: Sequence[tuple[SampleEvaluator, list[Lane], torch.Tensor]]
-) -> list[list[str]]:
-    """Greedy decoding of every lane of every sample in lock-step, each stopping once its answer is final.
-
-    ``items`` holds, per sample, its prefilled lanes and their last-position logits. Same
-    token rule as :meth:`ChainModel.greedy_decode`; only the stop rule differs from naive
-    mode, and ``Task.answer_complete`` guarantees it cannot change the answer. Lanes of
-    different samples share layer calls (their caches padded to a common length), and
-    one LM-head call serves every lane at each step.
-    """
-    model, task, stops, max_new = scorer.model, scorer.task, scorer.stops, scorer.max_new_tokens
-    stats = scorer.stats
-    tokenizer = model.tokenizer
-    eos = set(model._eos_ids())
-    flat = [(evaluator, lane) for evaluator, lanes, _ in items for lane in lanes]
-    logits = torch.cat([item_logits for _, _, item_logits in items])
-    tokens: list[list[int]] = [[] for _ in flat]
-    done = [False] * len(flat)
-    for step_index in range(max_new):
-        next_ids = logits.argmax(-1).tolist()
-        for i, token in enumerate(next_ids):
-            if done[i]:
-                continue
-            if token in eos:
-                done[i] = True
-                continue
-            tokens[i].append(token)
-            text = tokenizer.decode(tokens[i])
-            if any(s in text for s in stops) or task.answer_complete(truncate_at(text, stops), flat[i][0].sample):
-                done[i] = True
-        active = [i for i in range(len(flat)) if not done[i]]
-        if not active or step_index == max_new - 1:
-            break
-        hidden = model.embed(torch.tensor([[next_ids[i]] for i in active], device=logits.device))
-        decode_lanes = []
-        per_sample: dict[int, list[Lane]] = {}
-        for k, i in enumerate(active):
-            evaluator, lane = flat[i]
-            decode_lane = Lane(lane.chain, lane.cache, hidden[k : k + 1], history=tuple(tokens[i]), group=evaluator)
-            decode_lanes.append(decode_lane)
-            per_sample.setdefault(id(evaluator), []).append(decode_lane)
-        for sample_lanes in per_sample.values():
-            evaluator = sample_lanes[0].group
-            step = decode_step_inputs(model, sample_lanes, hidden[:1], evaluator.prompt_length + step_index)
-            for lane in sample_lanes:
-                lane.step = step
-        stats.decode_layer_forwards += run_lanes(model, decode_lanes)
-        stats.decode_steps += len(active)
-        new_logits = model.head(torch.cat([lane.hidden for lane in decode_lanes]))[:, -1]
-        logits = logits.clone()
-        logits[active] = new_logits
-    texts = [tokenizer.decode(t) for t in tokens]
-    out: list[list[str]] = []
-    offset = 0
-    for _, lanes, _ in items:
-        out.append(texts[offset : offset + len(lanes)])
-        offset += len(lanes)
-    return out

@@ -11,73 +11,16 @@ seed and the sample id, so results do not depend on order (local, resumed or Ray
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from cola.batching import search_together
-from cola.chain import full_chain
-from cola.evaluator import ChainScorer, EvalConfig
-from cola.records import SampleRecord
-from cola.search import SearchConfig, get_strategy
-
-
-@dataclass
-class RunConfig:
-    """Everything that determines a run's results (saved as the run's ``config.json``)."""
-
-    model: str = "smollm2-135m"
-    task: str = "arith"
-    data: str = "bundled"  # "bundled", "hf", or a local JSONL path
-    split: str = "test"
-    samples: int | None = 20
-    levels: list[int] | None = None  # MATH difficulty filter
-    seed: int = 0
-    baseline: bool = True  # also run same-budget random search
-    search: SearchConfig = field(default_factory=SearchConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    dtype: str = "float32"
-
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["search"]["block_sizes"] = list(self.search.block_sizes)
-        data["search"]["repeat_counts"] = list(self.search.repeat_counts)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunConfig:
-        data = dict(data)
-        search = dict(data.pop("search", {}))
-        for key in ("block_sizes", "repeat_counts"):
-            if key in search:
-                search[key] = tuple(search[key])
-        evaluation = data.pop("eval", {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(
-            search=SearchConfig(**search),
-            eval=EvalConfig(**evaluation),
-            **{k: v for k, v in data.items() if k in known},
-        )
-
-
-def sample_seed(run_seed: int, sample_id: str) -> int:
-    """A per-sample seed independent of processing order and of Python's hash randomization."""
-    digest = hashlib.sha256(f"{run_seed}:{sample_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
-
-
-def load_samples(config: RunConfig):
-    from cola.tasks import get_task
-
-    task = get_task(config.task)
-    kwargs: dict[str, Any] = {}
-    if config.levels:
-        kwargs["levels"] = list(config.levels)
-    samples = task.load(source=config.data, split=config.split, limit=config.samples, seed=config.seed, **kwargs)
-    return task, samples
+from cola.engine.chain import full_chain
+from cola.evaluation.batching import search_together
+from cola.evaluation.scorer import ChainScorer
+from cola.runs.config import RunConfig, load_samples, sample_seed
+from cola.runs.records import SampleRecord
+from cola.search import get_strategy
 
 
 def search_sample(scorer: ChainScorer, sample, config: RunConfig, evaluator=None) -> SampleRecord:
@@ -126,10 +69,10 @@ def run_search(
     """Search every sample not yet in ``out_dir``; returns all records of the run.
 
     ``concurrent_samples > 1`` searches that many samples at once so their candidate
-    chains share model passes (:mod:`cola.batching`); records are appended as samples
+    chains share model passes (:mod:`cola.evaluation.batching`); records are appended as samples
     finish, so their order in the run file may differ from the dataset order.
     """
-    from cola.runstore import RunStore
+    from cola.runs.store import RunStore
 
     store = RunStore(out_dir)
     store.create(config.to_json(), resume=resume)
@@ -138,7 +81,7 @@ def run_search(
     todo = [s for s in samples if s.id not in done]
     if todo:
         if model is None:
-            from cola.engine import ChainModel
+            from cola.engine.model import ChainModel
 
             model = ChainModel.from_pretrained(config.model, dtype=config.dtype)
         scorer = ChainScorer(model, task, config.eval)

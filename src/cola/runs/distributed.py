@@ -3,11 +3,11 @@
 :func:`run_search_ray` hands samples to Ray actors (one per GPU when the cluster has
 GPUs, else ``workers`` CPU actors). Each actor builds its :class:`ChainModel` and
 :class:`ChainScorer` once, then searches one sample per call with
-:func:`cola.runner.search_sample`; per-sample seeds come from the run seed and the
+:func:`cola.runs.runner.search_sample`; per-sample seeds come from the run seed and the
 sample id, so a record does not depend on which actor made it or when.
 
 Only the driver writes: it appends each record to the run directory through
-:class:`cola.runstore.RunStore` as soon as it arrives (unordered, ``ray.wait``), so a
+:class:`cola.runs.store.RunStore` as soon as it arrives (unordered, ``ray.wait``), so a
 Ray run resumes locally and vice versa. An actor that dies (``RayActorError``) is
 replaced and its sample resubmitted; a sample whose call raises is retried too, up to
 ``max_retries`` times. Nothing here imports Ray at module import time.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cola.errors import ColaError
-from cola.records import SampleRecord
+from cola.runs.records import SampleRecord
 
 # Test hook: "SAMPLE_ID:MARKER_PATH" makes the first actor to search SAMPLE_ID exit hard
 # (os._exit) unless MARKER_PATH exists; it creates the marker first, so the retry succeeds.
@@ -32,9 +32,9 @@ class SearchWorker:
     """The body of a Ray actor: one model, one scorer, many samples."""
 
     def __init__(self, config_json: dict[str, Any], device: str | None = None, crash_once: str | None = None):
-        from cola.engine import ChainModel
-        from cola.evaluator import ChainScorer
-        from cola.runner import RunConfig
+        from cola.engine.model import ChainModel
+        from cola.evaluation.scorer import ChainScorer
+        from cola.runs.config import RunConfig
         from cola.tasks import get_task
 
         self.config = RunConfig.from_json(config_json)
@@ -47,7 +47,7 @@ class SearchWorker:
         return os.getpid()
 
     def search(self, sample) -> dict[str, Any]:
-        from cola.runner import search_sample
+        from cola.runs.runner import search_sample
 
         self._maybe_crash(sample.id)
         return search_sample(self.scorer, sample, self.config).to_json()
@@ -76,6 +76,66 @@ def _init_ray(address: str | None):
     return ray, True
 
 
+class _ActorPool:
+    """Ray actors searching samples from a queue; a dead actor is replaced, a failed sample retried."""
+
+    def __init__(self, ray, config, todo: list, workers: int, max_retries: int):
+        self.ray = ray
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        count = max(1, min(gpus if gpus else workers, len(todo)))
+        self.options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
+        self.device = "cuda" if gpus else None
+        self.actor_class = ray.remote(max_restarts=0, max_task_retries=0)(SearchWorker)
+        self.crash_once = os.environ.get(CRASH_ONCE_ENV)
+        self.config_json = config.to_json()
+        self.max_retries = max_retries
+        self.queue = list(reversed(todo))  # pop() takes samples in run order
+        self.pending: dict[Any, tuple[int, Any]] = {}  # object ref -> (actor slot, sample)
+        self.attempts: dict[str, int] = {}
+        self.actors = [self._new_actor() for _ in range(count)]
+        for slot in range(count):
+            self._submit(slot)
+
+    def _new_actor(self):
+        return self.actor_class.options(**self.options).remote(self.config_json, self.device, self.crash_once)
+
+    def _submit(self, slot: int) -> None:
+        if self.queue:
+            sample = self.queue.pop()
+            self.attempts[sample.id] = self.attempts.get(sample.id, 0) + 1
+            self.pending[self.actors[slot].search.remote(sample)] = (slot, sample)
+
+    def results(self):
+        """Yield each finished sample's record (as JSON) as soon as any actor returns it."""
+        ray = self.ray
+        while self.pending:
+            ready, _ = ray.wait(list(self.pending), num_returns=1)
+            slot, sample = self.pending.pop(ready[0])
+            try:
+                data = ray.get(ready[0])
+            except ray.exceptions.RayActorError as exc:
+                _retry(sample, self.attempts, self.max_retries, self.queue, exc)
+                self._kill(self.actors[slot])
+                self.actors[slot] = self._new_actor()
+                print(f"cola: Ray actor died on sample {sample.id}; restarted it and resubmitted", file=sys.stderr)
+            except ray.exceptions.RayError as exc:  # the call raised: the actor itself is fine
+                _retry(sample, self.attempts, self.max_retries, self.queue, exc)
+                print(f"cola: sample {sample.id} failed ({type(exc).__name__}); resubmitted", file=sys.stderr)
+            else:
+                yield data
+            self._submit(slot)  # a restarted actor may find the queue empty while others hold work
+
+    def _kill(self, actor) -> None:
+        try:
+            self.ray.kill(actor, no_restart=True)
+        except Exception:  # noqa: BLE001 - it is already dead
+            pass
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self._kill(actor)
+
+
 def run_search_ray(
     config,
     out_dir: str | Path,
@@ -94,8 +154,8 @@ def run_search_ray(
     """
     from tqdm import tqdm
 
-    from cola.runner import load_samples
-    from cola.runstore import RunStore
+    from cola.runs.config import load_samples
+    from cola.runs.store import RunStore
 
     store = RunStore(out_dir)
     store.create(config.to_json(), resume=resume)
@@ -104,76 +164,21 @@ def run_search_ray(
     todo = [s for s in samples if s.id not in done]
     if not todo:
         return store.load_records()
-
     ray, started = _init_ray(address)
+    bar = tqdm(total=len(samples), initial=len(done), unit="sample", disable=not progress, dynamic_ncols=True)
+    pool = None
     try:
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        count = max(1, min(gpus if gpus else workers, len(todo)))
-        options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
-        device = "cuda" if gpus else None
-        actor_class = ray.remote(max_restarts=0, max_task_retries=0)(SearchWorker)
-        crash_once = os.environ.get(CRASH_ONCE_ENV)
-        config_json = config.to_json()
-
-        def new_actor():
-            return actor_class.options(**options).remote(config_json, device, crash_once)
-
-        actors = [new_actor() for _ in range(count)]
-        queue = list(reversed(todo))  # pop() takes samples in run order
-        pending: dict[Any, tuple[int, Any]] = {}  # object ref -> (actor slot, sample)
-        attempts: dict[str, int] = {}
-        bar = tqdm(
-            total=len(samples), initial=len(done), unit="sample", disable=not progress, dynamic_ncols=True
-        )
-
-        def submit(slot: int) -> None:
-            if queue:
-                sample = queue.pop()
-                attempts[sample.id] = attempts.get(sample.id, 0) + 1
-                pending[actors[slot].search.remote(sample)] = (slot, sample)
-
-        for slot in range(count):
-            submit(slot)
-        try:
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                ref = ready[0]
-                slot, sample = pending.pop(ref)
-                try:
-                    data = ray.get(ref)
-                except ray.exceptions.RayActorError as exc:
-                    _retry(sample, attempts, max_retries, queue, exc)
-                    try:
-                        ray.kill(actors[slot], no_restart=True)
-                    except Exception:  # noqa: BLE001 - it is already dead
-                        pass
-                    actors[slot] = new_actor()
-                    print(
-                        f"cola: Ray actor died on sample {sample.id}; restarted it and resubmitted",
-                        file=sys.stderr,
-                    )
-                except ray.exceptions.RayError as exc:  # the call raised: the actor itself is fine
-                    _retry(sample, attempts, max_retries, queue, exc)
-                    print(
-                        f"cola: sample {sample.id} failed ({type(exc).__name__}); resubmitted",
-                        file=sys.stderr,
-                    )
-                else:
-                    record = SampleRecord.from_json(data)
-                    if record.sample_id not in done:
-                        store.append(record)
-                        done.add(record.sample_id)
-                        bar.update(1)
-                submit(slot)
-                # A restarted actor may find the queue empty while others still hold work; fine.
-        finally:
-            bar.close()
-            for actor in actors:
-                try:
-                    ray.kill(actor, no_restart=True)
-                except Exception:  # noqa: BLE001
-                    pass
+        pool = _ActorPool(ray, config, todo, workers, max_retries)
+        for data in pool.results():
+            record = SampleRecord.from_json(data)
+            if record.sample_id not in done:
+                store.append(record)
+                done.add(record.sample_id)
+                bar.update(1)
     finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
         if started:
             ray.shutdown()
     return store.load_records()

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from cola.anatomy import inspect_model, text_config
-from cola.chain import validate_chain
+from cola.engine.anatomy import inspect_model, text_config
+from cola.engine.chain import validate_chain
 
 
 def _renumber(layer: nn.Module, position: int) -> None:

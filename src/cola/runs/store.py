@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cola.errors import ColaError, RunConfigError
-from cola.records import SampleRecord
+from cola.runs.records import SampleRecord
 
 CONFIG_FILE = "config.json"
 RECORDS_FILE = "records.jsonl"

@@ -12,64 +12,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cola.chain import Chain
+from cola.evaluation.result import Evaluation
+from cola.search.base import SearchOutcome
 
-
-@dataclass(frozen=True)
-class Evaluation:
-    """One chain evaluated on one sample. ``reward`` is 1.0 for a correct answer, else 0.0."""
-
-    chain: Chain
-    answer: str | None
-    reward: float
-    text: str = ""  # the raw generation (empty for single-forward scoring)
-
-    @property
-    def correct(self) -> bool:
-        return self.reward > 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"chain": list(self.chain), "answer": self.answer, "reward": self.reward, "text": self.text}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Evaluation:
-        return cls(
-            chain=tuple(data["chain"]),
-            answer=data.get("answer"),
-            reward=float(data["reward"]),
-            text=data.get("text", ""),
-        )
-
-
-@dataclass
-class SearchOutcome:
-    """What one search strategy found on one sample."""
-
-    strategy: str
-    evaluations: list[Evaluation]  # distinct chains, in the order they were evaluated
-    simulations: int  # search iterations run; the root evaluation is not one, and duplicates are free
-    best_chain: Chain | None  # shortest correct chain; ties by fewest distinct layers
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "strategy": self.strategy,
-            "evaluations": [e.to_json() for e in self.evaluations],
-            "simulations": self.simulations,
-            "best_chain": list(self.best_chain) if self.best_chain is not None else None,
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SearchOutcome:
-        best = data.get("best_chain")
-        return cls(
-            strategy=data["strategy"],
-            evaluations=[Evaluation.from_json(e) for e in data["evaluations"]],
-            simulations=int(data["simulations"]),
-            best_chain=tuple(best) if best is not None else None,
-            seconds=float(data.get("seconds", 0.0)),
-        )
+# The whole schema of a run file, so readers of records need one import.
+__all__ = ["Evaluation", "SampleRecord", "SearchOutcome"]
 
 
 @dataclass

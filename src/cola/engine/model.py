@@ -1,82 +1,29 @@
 """Running a pretrained model as an arbitrary chain of its decoder layers.
 
-A chain like ``(0, 1, 2, 2, 3)`` runs layer 2 twice. Each *chain position* gets its own KV
-cache slot (:class:`ChainCache`), so the second pass through layer 2 attends to the keys
-and values it wrote on its second pass, exactly as a physically unrolled copy of the
-model with five distinct layers would. Weights are shared, never copied. A slot's kind
-(full attention or sliding window) follows the pretrained layer it runs, so Gemma-3's
-sliding-window layers stay sliding wherever they appear in the chain.
+:class:`ChainModel` wraps a loaded ``*ForCausalLM``. A chain like ``(0, 1, 2, 2, 3)``
+runs layer 2 twice, each chain position with its own KV slot
+(:class:`~cola.engine.state.ChainCache`); weights are shared, never copied.
 
 The forward pass is split into :meth:`ChainModel.prepare` (positions, rotary tables,
-masks: shared by every layer), :meth:`ChainModel.run_layers` (any slice of the chain) and
-:meth:`ChainModel.head` so the search engine can resume a chain from a cached prefix.
+masks: shared by every layer), :meth:`ChainModel.call_layer` (one layer at one chain
+position), :meth:`ChainModel.run_layers` (a slice of the chain) and
+:meth:`ChainModel.head`, so the evaluator can resume a chain from a cached prefix and
+run many chains in lock-step (:mod:`cola.engine.lanes`). :meth:`ChainModel.generate`
+decodes with the same lock-step decoder the evaluator uses (:mod:`cola.engine.decoding`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import torch
-from transformers.cache_utils import Cache, DynamicLayer, DynamicSlidingWindowLayer
+from transformers.cache_utils import Cache
 from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
-from cola.anatomy import SLIDING, ModelAnatomy, inspect_model, text_config
-from cola.chain import Chain, full_chain, parse_chain
-
-
-class ChainCache(Cache):
-    """A KV cache with one slot per chain position (not per pretrained layer)."""
-
-    def __init__(self, slot_types: Sequence[str], sliding_window: int | None):
-        layers = [
-            DynamicSlidingWindowLayer(sliding_window=sliding_window) if kind == SLIDING else DynamicLayer()
-            for kind in slot_types
-        ]
-        super().__init__(layers=layers)
-        self.slot_types = tuple(slot_types)
-
-    def first_slot_of(self, kind: str) -> int | None:
-        return self.slot_types.index(kind) if kind in self.slot_types else None
-
-
-class _SlotView:
-    """Routes a layer's cache writes to its chain position's slot.
-
-    Attention modules call ``cache.update(k, v, self.layer_idx)`` with their *pretrained*
-    index; a looped layer would then overwrite its own earlier pass (the bug in public CoLa
-    code). The view substitutes the chain position; everything else passes through.
-    """
-
-    __slots__ = ("_cache", "_slot")
-
-    def __init__(self, cache: ChainCache, slot: int):
-        self._cache = cache
-        self._slot = slot
-
-    def update(self, key_states, value_states, layer_idx=None, *args, **kwargs):
-        return self._cache.update(key_states, value_states, self._slot, *args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._cache, name)
-
-
-@dataclass
-class StepInputs:
-    """What every layer of one forward call shares: positions, rotary tables and masks."""
-
-    position_ids: torch.Tensor
-    position_embeddings: dict[str, tuple[torch.Tensor, torch.Tensor]]
-    masks: dict[str, torch.Tensor | None]
-
-
-@dataclass
-class Generation:
-    """A greedy continuation of one prompt."""
-
-    text: str
-    token_ids: list[int] = field(default_factory=list)
-    stopped_early: bool = False  # the caller's stop rule ended it before EOS / max_new_tokens
+from cola.engine.anatomy import SLIDING, ModelAnatomy, inspect_model, text_config
+from cola.engine.chain import Chain, full_chain, parse_chain
+from cola.engine.decoding import Generation, decode_prompts
+from cola.engine.state import ChainCache, SlotView, StepInputs
 
 
 class ChainModel:
@@ -92,7 +39,7 @@ class ChainModel:
     @classmethod
     def from_pretrained(cls, name: str = "smollm2-135m", dtype=None, device: str | None = None) -> ChainModel:
         """Load an embedded model (``smollm2-135m``, ``gemma3-270m``), a local dir or a hub id."""
-        from cola.models import load_model_and_tokenizer
+        from cola.engine.loading import load_model_and_tokenizer
 
         model, tokenizer = load_model_and_tokenizer(name, dtype=dtype, device=device)
         return cls(model, tokenizer, name=name)
@@ -115,6 +62,13 @@ class ChainModel:
 
     def new_cache(self, chain: Chain) -> ChainCache:
         return ChainCache(self.slot_types(chain), self.anatomy.sliding_window)
+
+    def eos_ids(self) -> list[int]:
+        """Token ids that end a generation (the generation config's, else the tokenizer's)."""
+        ids = self.model.generation_config.eos_token_id if self.model.generation_config else None
+        if ids is None:
+            ids = self.tokenizer.eos_token_id
+        return list(ids) if isinstance(ids, (list, tuple)) else [ids]
 
     # ------------------------------------------------------------ forward parts
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
@@ -157,6 +111,19 @@ class ChainModel:
             layer_idx=slot,
         )
 
+    def call_layer(self, layer_index: int, hidden: torch.Tensor, step: StepInputs, cache: Cache | None,
+                   slot: int) -> torch.Tensor:
+        """Run pretrained layer ``layer_index`` at chain position ``slot`` (its KV goes to that slot)."""
+        kind = self.anatomy.layer_types[layer_index]
+        output = self.anatomy.layers[layer_index](
+            hidden,
+            attention_mask=step.masks[kind],
+            position_embeddings=step.position_embeddings.get(kind),
+            position_ids=step.position_ids,
+            cache=SlotView(cache, slot) if cache is not None else None,
+        )
+        return output[0] if isinstance(output, tuple) else output
+
     def run_layers(
         self,
         hidden: torch.Tensor,
@@ -167,19 +134,8 @@ class ChainModel:
         stop: int | None = None,
     ) -> torch.Tensor:
         """Run chain positions ``start..stop-1``; slot ``p`` of ``cache`` belongs to position ``p``."""
-        layers = self.anatomy.layers
-        types = self.anatomy.layer_types
         for position in range(start, len(chain) if stop is None else stop):
-            layer_index = chain[position]
-            kind = types[layer_index]
-            output = layers[layer_index](
-                hidden,
-                attention_mask=step.masks[kind],
-                position_embeddings=step.position_embeddings.get(kind),
-                position_ids=step.position_ids,
-                cache=_SlotView(cache, position) if cache is not None else None,
-            )
-            hidden = output[0] if isinstance(output, tuple) else output
+            hidden = self.call_layer(chain[position], hidden, step, cache, position)
         return hidden
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -198,6 +154,12 @@ class ChainModel:
             return (torch.arange(length, device=device) + past).unsqueeze(0).expand(batch, -1)
         positions = attention_mask.long().cumsum(-1) - 1
         return positions.clamp(min=0)[:, -length:]
+
+    def prompt_step(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, StepInputs]:
+        """Embeddings and step inputs of one unpadded prompt read from an empty cache."""
+        hidden = self.embed(input_ids)
+        positions = self.positions_for(None, hidden.shape[1], 0, hidden.shape[0], hidden.device)
+        return hidden, self.prepare(hidden, None, positions, None, set(self.anatomy.layer_types))
 
     @torch.inference_mode()
     def forward(
@@ -241,66 +203,13 @@ class ChainModel:
         max_new_tokens: int = 32,
         stop: Callable[[int, str], bool] | None = None,
     ) -> list[Generation]:
-        """Greedy decoding with the chain and its per-position KV cache.
+        """Greedy decoding of each prompt with the chain and its per-position KV cache.
 
-        ``stop(row, text_so_far)`` may end a row early (e.g. once its answer is complete);
-        rows also end at EOS or after ``max_new_tokens``.
+        Each prompt is read on its own (no padding inside a prompt's prefill) and all of
+        them decode together in lock-step. ``stop(row, text_so_far)`` may end a row early
+        (e.g. once its answer is complete); rows also end at EOS or after ``max_new_tokens``.
         """
-        single = isinstance(prompts, str)
-        prompts = [prompts] if single else list(prompts)
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         chain = self.chain(chain) if not isinstance(chain, tuple) else chain
-        input_ids, attention_mask = self.encode(prompts)
-        results = self.greedy_decode(chain, input_ids, attention_mask, max_new_tokens, stop)
-        return results
-
-    def greedy_decode(self, chain, input_ids, attention_mask, max_new_tokens, stop=None,
-                      cache: ChainCache | None = None, first_logits: torch.Tensor | None = None):
-        """Decode from a prompt, or from a prefilled ``cache`` + ``first_logits`` (last position)."""
-        batch = input_ids.shape[0]
-        if cache is None:
-            cache = self.new_cache(chain)
-            first_logits = self.forward(chain, input_ids, attention_mask, cache, logits_to_keep=1)[:, -1]
-        eos = set(self._eos_ids())
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        tokens: list[list[int]] = [[] for _ in range(batch)]
-        done = [False] * batch
-        early = [False] * batch
-        logits = first_logits
-        for step_index in range(max_new_tokens):
-            next_ids = logits.argmax(-1)
-            for row in range(batch):
-                if done[row]:
-                    continue
-                token = int(next_ids[row])
-                if token in eos:
-                    done[row] = True
-                    continue
-                tokens[row].append(token)
-                if stop is not None and stop(row, self.tokenizer.decode(tokens[row])):
-                    done[row] = early[row] = True
-            if all(done) or step_index == max_new_tokens - 1:
-                break
-            feed = torch.tensor([[pad if done[r] else int(next_ids[r])] for r in range(batch)],
-                                device=input_ids.device)
-            attention_mask = torch.cat([attention_mask, attention_mask.new_ones(batch, 1)], dim=1)
-            logits = self.forward(chain, feed, attention_mask, cache, logits_to_keep=1)[:, -1]
-        return [Generation(self.tokenizer.decode(t), t, e) for t, e in zip(tokens, early)]
-
-    def _eos_ids(self) -> list[int]:
-        ids = self.model.generation_config.eos_token_id if self.model.generation_config else None
-        if ids is None:
-            ids = self.tokenizer.eos_token_id
-        return list(ids) if isinstance(ids, (list, tuple)) else [ids]
-
-
-def load_slot(cache: ChainCache, slot: int, keys: torch.Tensor, values: torch.Tensor, seen: int) -> None:
-    """Fill one slot of a fresh cache with KV computed earlier (tensors are shared, not copied).
-
-    Safe to share: cache layers grow by concatenation into new tensors, never in place.
-    """
-    layer = cache.layers[slot]
-    if not layer.is_initialized:
-        layer.lazy_initialization(keys, values)
-    layer.keys, layer.values = keys, values
-    if hasattr(layer, "cumulative_length"):
-        layer.cumulative_length = seen
+        stops = [None if stop is None else (lambda text, row=row: stop(row, text)) for row in range(len(prompts))]
+        return decode_prompts(self, chain, [self.encode([p])[0] for p in prompts], max_new_tokens, stops).generations

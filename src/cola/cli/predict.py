@@ -1,11 +1,4 @@
-"""``cola predict`` and ``cola evaluate``: predictors fitted on a search run, used on a test split.
-
-Register in :mod:`cola.cli` with::
-
-    from cola.predict.cli import cmd_evaluate, cmd_predict
-    COMMANDS["predict"] = (cmd_predict, "predict chains for unseen samples from a search run (no labels)")
-    COMMANDS["evaluate"] = (cmd_evaluate, "score a chain predictor on a held-out split vs the full model")
-"""
+"""``cola predict`` and ``cola evaluate``: predictors fitted on a search run, used on a test split."""
 
 from __future__ import annotations
 
@@ -15,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from cola.cli.registry import command
 from cola.errors import ColaError
 
 
@@ -55,12 +49,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def _prepare(args):
     """Load the run, the model and disjoint test samples; fit the predictor."""
-    from cola.engine import ChainModel
-    from cola.evaluator import ChainScorer
+    from cola.engine.model import ChainModel
+    from cola.evaluation.scorer import ChainScorer
     from cola.predict.base import load_training_run
     from cola.predict.evaluate import disjoint_from
     from cola.predict.fit import FitOptions, fit_predictor
-    from cola.runner import load_samples
+    from cola.runs.config import load_samples
 
     run = load_training_run(args.run)
     test_config = dataclasses.replace(
@@ -103,11 +97,12 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="JSONL of predicted chains, one line per test sample")
 
 
+@command("predict", "predict chains for unseen samples from a search run (no labels used)", add_predict_arguments)
 def cmd_predict(args) -> int:
     """Write the top-k predicted chains of each test sample (labels are never read)."""
     import torch
 
-    from cola.chain import format_chain
+    from cola.engine.chain import format_chain
     from cola.predict.embedding import prompt_embedding
 
     model, scorer, samples, fitted = _prepare(args)
@@ -139,8 +134,6 @@ def cmd_predict(args) -> int:
     return 0
 
 
-cmd_predict.add_arguments = add_predict_arguments
-
 
 # ----------------------------------------------------------------------- evaluate
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -150,6 +143,11 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--details", default=None, help="per-sample results as JSONL here")
 
 
+@command(
+    "evaluate",
+    "score a chain predictor (knn|polar|dataset) on a held-out split vs the full model",
+    add_evaluate_arguments,
+)
 def cmd_evaluate(args) -> int:
     """Top-1 / vote accuracy and depth vs the full model; oracle pass@k labelled as such."""
     from cola.predict.evaluate import evaluate_predictor
@@ -168,5 +166,3 @@ def cmd_evaluate(args) -> int:
                 handle.write(json.dumps(result.to_json()) + "\n")
     return 0
 
-
-cmd_evaluate.add_arguments = add_evaluate_arguments

@@ -1,6 +1,6 @@
 """Figures for ``cola report``, drawn with matplotlib's Agg backend into PNG bytes.
 
-Each function takes a :class:`cola.report.ReportData` and returns a finished figure;
+Each function takes a :class:`cola.report.data.ReportData` and returns a finished figure;
 :func:`render_figures` turns them all into ``{name: png_bytes}``. Nothing here computes
 statistics: the numbers come from the report data.
 """
@@ -8,7 +8,6 @@ statistics: the numbers come from the report data.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -18,8 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-if TYPE_CHECKING:  # pragma: no cover
-    from cola.report import ReportData
+from cola.report.data import TRANSITIONS, ReportData  # noqa: E402
 
 _CORRECT = "#3b7dd8"
 _WRONG = "#e07b39"
@@ -115,8 +113,6 @@ def thirds_figure(data: ReportData):
 
 def transitions_figure(data: ReportData):
     """Stacked horizontal bars of the four transitions, per run and strategy."""
-    from cola.report import TRANSITIONS
-
     columns = [(run, which) for run in data.runs for which in run.strategies]
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(columns) + 1.6), layout="constrained")
     colors = ["#2e8b57", "#9fd3a8", "#3b7dd8", "#d9534f"]

@@ -1,6 +1,6 @@
 """Run statistics from records alone: accuracy, oracle gains, baseline, chance, Wilson CIs.
 
-Every number is recomputed from :class:`~cola.records.SampleRecord` objects, so a run
+Every number is recomputed from :class:`~cola.runs.records.SampleRecord` objects, so a run
 directory is the single source of truth. Vocabulary:
 
 * a sample's *best chain* under a strategy is its shortest correct chain (ties: fewest
@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cola.chain import Chain, distinct_layers
-from cola.records import SampleRecord, SearchOutcome
+from cola.engine.chain import Chain, distinct_layers
+from cola.runs.records import SampleRecord
+from cola.search.base import SearchOutcome
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

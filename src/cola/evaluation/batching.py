@@ -5,7 +5,7 @@ and waits. To batch across samples without rewriting every strategy as a corouti
 each sample's search runs in its own thread; its evaluator hands requests to an
 :class:`EvaluationBatcher` and blocks. Once every running search is blocked (or done),
 the calling thread evaluates all pending requests in one pass
-(:meth:`cola.evaluator.ChainScorer.evaluate_many`: one lock-step decode for all samples)
+(:meth:`cola.evaluation.scorer.ChainScorer.evaluate_many`: one lock-step decode for all samples)
 and wakes them. Only the calling thread touches the model; the search threads run the
 cheap tree bookkeeping (evaluators, which tokenize, are made in the calling thread too).
 Each sample's search stays deterministic: it sees exactly the
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cola.chain import Chain
+from cola.engine.chain import Chain
 
 
 class _Aborted(Exception):

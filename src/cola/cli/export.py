@@ -1,0 +1,30 @@
+"""``cola export``: a chain as a mergekit recipe, an unrolled HF checkpoint or a PEFT adapter."""
+
+from __future__ import annotations
+
+from cola.cli.registry import command
+from cola.export import FORMATS
+
+
+def add_export_arguments(p) -> None:
+    p.add_argument("--model", default="smollm2-135m", help="embedded name, local dir or hub id")
+    p.add_argument("--chain", required=True, help='chain spec, e.g. "0-9,11,11,12-29"')
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=FORMATS,
+        required=True,
+        help="mergekit: passthrough YAML; hf: unrolled checkpoint; peft: layer_replication adapter",
+    )
+    p.add_argument("--out", required=True, help="output directory (mergekit: a .yaml file or a directory)")
+    p.add_argument("--dtype", default="float32", help="float32, float16 or bfloat16")
+
+
+@command("export", "export a chain: mergekit passthrough YAML, unrolled HF checkpoint, or PEFT adapter", add_export_arguments)
+def cmd_export(args) -> int:
+    from cola.engine.chain import format_chain, parse_chain
+    from cola.export import export_chain
+
+    path = export_chain(args.model, args.chain, args.fmt, args.out, dtype=args.dtype)
+    print(f"wrote {args.fmt} export of chain {format_chain(parse_chain(args.chain))} to {path}")
+    return 0

@@ -1,0 +1,110 @@
+"""``cola search`` (the main job: per-sample chain search, resumable) and ``cola summary``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from cola.cli.registry import command
+from cola.errors import ColaError
+
+
+def add_search_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--task", default="arith", help="arc_easy, arc_challenge, gsm8k, math, arith")
+    p.add_argument("--data", default=None, help="bundled (default where shipped), hf, or a local JSONL path")
+    p.add_argument("--split", default="test")
+    p.add_argument("--samples", type=int, default=20, help="first N samples (0 = all)")
+    p.add_argument("--levels", default=None, help="MATH levels, e.g. 1,2")
+    p.add_argument("--strategy", default="mcts")
+    p.add_argument("--simulations", type=int, default=200)
+    p.add_argument("--c", dest="exploration_c", type=float, default=math.sqrt(2), help="UCB exploration constant")
+    p.add_argument("--length-penalty", type=float, default=5.0, help="lambda in the UCB length penalty")
+    p.add_argument("--max-length-factor", type=float, default=2.0)
+    p.add_argument("--batch-size", type=int, default=1, help="leaves per MCTS round (virtual loss)")
+    p.add_argument("--early-stop", action="store_true", help="stop once a shorter correct chain is found")
+    p.add_argument("--no-baseline", action="store_true", help="skip the same-budget random-search baseline")
+    p.add_argument("--scoring", choices=["generate", "choice"], default="generate")
+    p.add_argument("--style", choices=["auto", "chat", "base"], default="auto")
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--mode", choices=["fast", "naive"], default="fast")
+    p.add_argument("--prefix-cache-mb", type=float, default=1024.0,
+                   help="memory for cached prompt states, shared by the samples searched together")
+    p.add_argument("--concurrent-samples", type=int, default=4,
+                   help="samples searched at once, sharing model passes (1 = one after another)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue an existing run directory")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="distribute samples over Ray actors (local cluster, or ADDRESS)")
+    p.add_argument("--workers", type=int, default=2, help="Ray actors (with --ray)")
+    p.add_argument("--quiet", action="store_true")
+
+
+def run_config_from_args(args):
+    from cola.evaluation.scorer import EvalConfig
+    from cola.runs.config import RunConfig
+    from cola.search import SearchConfig
+
+    levels = [int(x) for x in args.levels.split(",")] if args.levels else None
+    data = args.data or ("generated" if args.task == "arith" else "bundled")
+    return RunConfig(
+        model=args.model,
+        task=args.task,
+        data=data,
+        split=args.split,
+        samples=args.samples or None,
+        levels=levels,
+        seed=args.seed,
+        baseline=not args.no_baseline,
+        search=SearchConfig(
+            strategy=args.strategy,
+            simulations=args.simulations,
+            exploration_c=args.exploration_c,
+            length_penalty=args.length_penalty,
+            max_length_factor=args.max_length_factor,
+            batch_size=args.batch_size,
+            early_stop=args.early_stop,
+        ),
+        eval=EvalConfig(mode=args.mode, scoring=args.scoring, style=args.style, max_new_tokens=args.max_new_tokens,
+                        prefix_cache_mb=args.prefix_cache_mb),
+        dtype=args.dtype,
+    )
+
+
+@command("search", "search chains of layers per sample (MCTS + random baseline), resumable", add_search_arguments)
+def cmd_search(args) -> int:
+    from cola.report.stats import format_summary, summarize
+    from cola.runs.runner import run_search
+
+    config = run_config_from_args(args)
+    if args.concurrent_samples < 1:
+        raise ColaError(f"--concurrent-samples must be at least 1, got {args.concurrent_samples}")
+    if args.ray:
+        from cola.runs.distributed import run_search_ray
+
+        records = run_search_ray(config, args.out, resume=args.resume, address=args.ray,
+                                 workers=args.workers, progress=not args.quiet)
+    else:
+        records = run_search(config, args.out, resume=args.resume, progress=not args.quiet,
+                             concurrent_samples=args.concurrent_samples)
+    print(format_summary(summarize(records)))
+    return 0
+
+
+
+def add_summary_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run directory")
+
+
+@command("summary", "print oracle statistics of a run beside its random baseline and chance", add_summary_arguments)
+def cmd_summary(args) -> int:
+    from cola.report.stats import format_summary, summarize
+    from cola.runs.store import RunStore
+
+    records = RunStore(args.run).load_records()
+    if not records:
+        raise ColaError(f"no records in {args.run}")
+    print(format_summary(summarize(records)))
+    return 0

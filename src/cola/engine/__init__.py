@@ -1,0 +1,31 @@
+"""The engine: running a pretrained decoder-only model as a chain of its own layers.
+
+Owns chain specs (:mod:`~cola.engine.chain`), finding a model's parts
+(:mod:`~cola.engine.anatomy`), loading models (:mod:`~cola.engine.loading`), the chain
+forward with one KV slot per chain position (:mod:`~cola.engine.model`,
+:mod:`~cola.engine.state`), lock-step lanes and the greedy decoder
+(:mod:`~cola.engine.lanes`, :mod:`~cola.engine.decoding`) and the physically unrolled
+reference (:mod:`~cola.engine.unroll`). It knows nothing of tasks, search or runs.
+
+May import: cola.errors
+"""
+
+from cola._lazy import lazy_exports
+
+_EXPORTS = {
+    "Chain": "chain",
+    "format_chain": "chain",
+    "full_chain": "chain",
+    "parse_chain": "chain",
+    "validate_chain": "chain",
+    "ModelAnatomy": "anatomy",
+    "inspect_model": "anatomy",
+    "EMBEDDED_MODELS": "loading",
+    "load_model_and_tokenizer": "loading",
+    "ChainModel": "model",
+    "ChainCache": "state",
+    "Generation": "decoding",
+    "unroll_model": "unroll",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,25 @@
+"""Evaluation: a chain on a sample -> prompt, chain forward, answer, reward.
+
+Owns the scorer (:mod:`~cola.evaluation.scorer`: prefix-cached, lock-step batched,
+exactly early-stopped), the naive reference it is checked against
+(:mod:`~cola.evaluation.reference`), the prefix trie of prompt states
+(:mod:`~cola.evaluation.prefix_cache`), batching of several samples' searches
+(:mod:`~cola.evaluation.batching`) and the :class:`~cola.evaluation.result.Evaluation`
+record every search reads.
+
+May import: cola.errors, cola.engine, cola.tasks
+"""
+
+from cola._lazy import lazy_exports
+
+_EXPORTS = {
+    "Evaluation": "result",
+    "ChainScorer": "scorer",
+    "EvalConfig": "scorer",
+    "SampleEvaluator": "scorer",
+    "naive_generate": "reference",
+    "PrefixCache": "prefix_cache",
+    "search_together": "batching",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

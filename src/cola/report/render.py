@@ -1,0 +1,151 @@
+"""Rendering a report: Markdown and self-contained HTML, figures written beside them."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+from cola.report.data import ReportData, build_report_data, load_run, unique_names
+from cola.report.figures import render_figures
+from cola.report.tables import (
+    best_examples,
+    html_table,
+    layer_table,
+    level_table,
+    md_table,
+    summary_table,
+    thirds_table,
+    transition_table,
+)
+
+ORACLE_NOTE = (
+    "Statistics marked (oracle) use the gold answer to pick the chain: they show that a good chain "
+    "exists for a sample, not that it could be chosen without the label. Intervals are 95% Wilson "
+    "score intervals. A sample's best chain is its shortest correct chain (ties: fewest distinct "
+    "layers, then first tried), the original full chain included when it is correct. The chance "
+    "rate is the probability that a random guesser over the k answer choices is right at least once "
+    "in as many tries as distinct chains were evaluated (n/a for free-form answers): read oracle "
+    "accuracy against it."
+)
+
+FIGURE_TITLES = {
+    "lengths": "Best-chain length, originally correct vs originally wrong (oracle)",
+    "layers": "Per-layer usage in best chains: skipped / kept / repeated (oracle)",
+    "thirds": "Usage by thirds of the depth (oracle)",
+    "transitions": "Transitions from the original answer (oracle)",
+    "levels": "Accuracy and best-chain length by difficulty level",
+}
+
+
+Table = tuple[list[str], list[list[str]]]
+
+
+def _sections(data: ReportData) -> list[tuple[str, str, Table | None, str | None]]:
+    """(title, intro, table, figure name) in report order."""
+    depths = ", ".join(f"{r.num_layers} layers ({r.name})" for r in data.runs)
+    sections = [
+        ("Summary", ORACLE_NOTE, summary_table(data), None),
+        ("Transitions", "How each sample's original outcome changes under the oracle best chain.",
+         transition_table(data), "transitions"),
+        ("Best-chain length", f"Lengths of the best chains; the full model has {depths}.", None, "lengths"),
+        ("Per-layer usage", "How often each layer is skipped (absent), kept (once) or repeated (more than "
+         "once) across the main search's best chains.", None, "layers"),
+        ("Usage by thirds of the depth", "Per third: fraction of its layers a best chain uses, mean runs "
+         "per layer, and share of all chain positions.", thirds_table(data), "thirds"),
+    ]
+    if data.has_levels:
+        sections.append(("By difficulty level", "Records with meta.level (e.g. MATH levels 1-5).",
+                         level_table(data), "levels"))
+    examples = (["run", "length", "distinct layers", "chain"], best_examples(data))
+    sections.append(("Shortest best chains", "A few of the shortest correct chains the search found (oracle).",
+                     examples, None))
+    sections.append(("Per-layer table", "", layer_table(data), None))
+    return sections
+
+
+def render_markdown(data: ReportData, figure_files: dict[str, str] | None = None) -> str:
+    """The Markdown report; ``figure_files`` maps figure names to image paths relative to it."""
+    figure_files = figure_files or {}
+    names = ", ".join(f"`{r.name}` ({r.model or 'model ?'}, task {r.task}, {r.n} samples)" for r in data.runs)
+    out = ["# cola report", "", f"Runs: {names}.", ""]
+    for title, intro, table, figure in _sections(data):
+        out += [f"## {title}", ""]
+        if intro:
+            out += [intro, ""]
+        if table is not None and table[1]:
+            out += [md_table(*table), ""]
+        if figure in figure_files:
+            out += [f"![{FIGURE_TITLES[figure]}]({figure_files[figure]})", ""]
+    return "\n".join(out)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}
+th{background:#f3f3f3}
+img{max-width:100%}
+p.note{color:#555}
+pre{background:#f7f7f7;padding:1em;overflow-x:auto}
+"""
+
+
+def render_html(data: ReportData) -> str:
+    """A self-contained HTML page: tables inline, figures as base64 PNG data URIs."""
+    names = ", ".join(
+        html.escape(f"{r.name} ({r.model or 'model ?'}, task {r.task}, {r.n} samples)") for r in data.runs
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>cola report</title>',
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>cola report</h1>",
+        f"<p>Runs: {names}.</p>",
+    ]
+    for title, intro, table, figure in _sections(data):
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        if intro:
+            parts.append(f'<p class="note">{html.escape(intro)}</p>')
+        if table is not None and table[1]:
+            parts.append(html_table(*table))
+        if figure in data.figures:
+            encoded = base64.b64encode(data.figures[figure]).decode("ascii")
+            parts.append(
+                f'<img alt="{html.escape(FIGURE_TITLES[figure])}" src="data:image/png;base64,{encoded}">'
+            )
+    for run in data.runs:
+        parts.append(
+            f"<h2>cola summary: {html.escape(run.name)}</h2><pre>{html.escape(run.summary_text)}</pre>"
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(data: ReportData, out_dir: str | Path, figures: bool = True) -> dict[str, Path]:
+    """Write ``report.html``, ``report.md`` and the figures' PNG files into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if figures and not data.figures:
+        data.figures = render_figures(data)
+    written: dict[str, Path] = {}
+    files: dict[str, str] = {}
+    for name, png in data.figures.items():
+        path = out / f"{name}.png"
+        path.write_bytes(png)
+        files[name] = path.name
+        written[name] = path
+    (out / "report.md").write_text(render_markdown(data, files))
+    (out / "report.html").write_text(render_html(data))
+    written["markdown"] = out / "report.md"
+    written["html"] = out / "report.html"
+    return written
+
+
+def report(runs: Sequence[str | Path], out_dir: str | Path) -> dict[str, Path]:
+    """Load run directories, compute the report and write it; returns the written paths."""
+    loaded = [load_run(path) for path in runs]
+    names = unique_names([name for name, _, _ in loaded])
+    data = build_report_data([(name, records, config) for name, (_, records, config) in zip(names, loaded)])
+    return write_report(data, out_dir)
