@@ -87,7 +87,7 @@ def test_best_chain_shortest_then_fewest_distinct_then_first():
 
 
 def test_registry():
-    assert {"mcts", "random"} <= set(strategy_names())
+    assert {"mcts", "random_matched", "random_nearby"} <= set(strategy_names())
     with pytest.raises(ColaError, match=r"unknown search strategy 'nope'.*mcts.*random"):
         get_strategy("nope")
 
@@ -390,7 +390,7 @@ def test_mcts_beats_random_on_a_looping_reward():
     for seed in range(20):
         mcts = get_strategy("mcts")(FakeEvaluator(loop3), L, SearchConfig(simulations=100, seed=seed), None)
         budget = SearchConfig(simulations=len(mcts.evaluations), seed=seed)
-        rand = get_strategy("random")(FakeEvaluator(loop3), L, budget, None)
+        rand = get_strategy("random_nearby")(FakeEvaluator(loop3), L, budget, None)
         assert mcts.best_chain is not None and rand.best_chain is not None
         wins += len(mcts.best_chain) < len(rand.best_chain)
         losses += len(mcts.best_chain) > len(rand.best_chain)
@@ -402,8 +402,8 @@ def test_mcts_beats_random_on_a_looping_reward():
 def test_random_uses_exactly_the_budget(batch_size):
     L, budget = 8, 37
     evaluator = FakeEvaluator(hashed)
-    config = SearchConfig(strategy="random", simulations=budget, batch_size=batch_size, seed=3)
-    outcome = get_strategy("random")(evaluator, L, config, root_eval(L, hashed))
+    config = SearchConfig(strategy="random_nearby", simulations=budget, batch_size=batch_size, seed=3)
+    outcome = get_strategy("random_nearby")(evaluator, L, config, root_eval(L, hashed))
     chains = [e.chain for e in outcome.evaluations]
     assert len(chains) == len(set(chains)) == budget
     assert chains[0] == full_chain(L) and full_chain(L) not in evaluator.sent
@@ -411,7 +411,7 @@ def test_random_uses_exactly_the_budget(batch_size):
     assert all(1 <= len(call) <= batch_size for call in evaluator.calls)
     assert len(evaluator.calls) == math.ceil((budget - 1) / batch_size)
     assert outcome.simulations >= len(chains)
-    assert outcome.strategy == "random" and outcome.best_chain == best_chain(outcome.evaluations)
+    assert outcome.strategy == "random_nearby" and outcome.best_chain == best_chain(outcome.evaluations)
     max_len = config.max_length(L)
     for chain in chains[1:]:
         assert 1 <= len(chain) <= max_len and all(0 <= i < L for i in chain)
@@ -420,7 +420,7 @@ def test_random_uses_exactly_the_budget(batch_size):
 def test_random_candidate_sequence_does_not_depend_on_batch_size():
     def chains(batch_size, seed=1):
         config = SearchConfig(simulations=40, batch_size=batch_size, seed=seed)
-        return [e.chain for e in get_strategy("random")(FakeEvaluator(hashed), 9, config, None).evaluations]
+        return [e.chain for e in get_strategy("random_nearby")(FakeEvaluator(hashed), 9, config, None).evaluations]
 
     assert chains(1) == chains(6) == chains(1)
     assert chains(1, seed=1) != chains(1, seed=2)
@@ -430,7 +430,7 @@ def test_random_candidates_are_one_to_four_edits_away():
     """Every candidate is reachable from the root in <= 4 edits (breadth-first check)."""
     L = 5
     config = SearchConfig(simulations=60, seed=0, block_sizes=(1, 2), repeat_counts=(1,))
-    outcome = get_strategy("random")(FakeEvaluator(hashed), L, config, None)
+    outcome = get_strategy("random_nearby")(FakeEvaluator(hashed), L, config, None)
     space = ActionSpace(1, config.max_length(L), (1, 2), (1,))
     reachable, frontier = set(), {full_chain(L)}
     for _ in range(4):
@@ -442,9 +442,9 @@ def test_random_candidates_are_one_to_four_edits_away():
 def test_random_stops_when_the_space_is_exhausted():
     # L=2, max length 2: the reachable chains are these five only
     evaluator = FakeEvaluator(hashed)
-    outcome = get_strategy("random")(evaluator, 2, SearchConfig(simulations=10, max_length_factor=1.0), None)
+    outcome = get_strategy("random_nearby")(evaluator, 2, SearchConfig(simulations=10, max_length_factor=1.0), None)
     assert sorted(e.chain for e in outcome.evaluations) == [(0,), (0, 0), (0, 1), (1,), (1, 1)]
-    one = get_strategy("random")(
+    one = get_strategy("random_nearby")(
         FakeEvaluator(hashed), 1, SearchConfig(simulations=5, max_length_factor=1.0), None
     )
     assert [e.chain for e in one.evaluations] == [(0,)]
@@ -452,7 +452,7 @@ def test_random_stops_when_the_space_is_exhausted():
 
 def test_random_early_stop():
     L = 8
-    outcome = get_strategy("random")(
+    outcome = get_strategy("random_nearby")(
         FakeEvaluator(lambda c: len(c) < L), L, SearchConfig(simulations=50, early_stop=True), None
     )
     assert len(outcome.evaluations) < 50 and outcome.evaluations[-1].correct
@@ -465,3 +465,30 @@ def test_evaluator_contract_is_checked():
 
     with pytest.raises(RuntimeError, match="returned 0 evaluations"):
         get_strategy("mcts")(Short(), 4, SearchConfig(simulations=3), None)
+
+
+# ------------------------------------------------------------------ best-first search
+def keeps_ends(chain) -> bool:
+    """Correct iff the first and last layers both run: every middle layer is redundant."""
+    return 0 in chain and 11 in chain
+
+
+def test_best_first_descends_through_correct_chains():
+    """On a reward where correct chains are nested (drop any middle layer, stay correct),
+    best-first shortens step by step and ends far shorter than MCTS at the same budget."""
+    L = 12
+    for seed in range(3):
+        config = SearchConfig(simulations=60, batch_size=4, seed=seed)
+        first = get_strategy("best_first")(FakeEvaluator(keeps_ends), L, config, None)
+        mcts = get_strategy("mcts")(FakeEvaluator(keeps_ends), L, config, None)
+        assert len(first.evaluations) == 61 >= len(mcts.evaluations)  # the root plus the budget
+        assert len(first.best_chain) <= 3 < len(mcts.best_chain)
+        assert first.edits[0] == 0 and max(first.edits) >= 3  # reach: it descended several edits
+        assert first.best_chain == best_chain(first.evaluations)
+
+
+def test_best_first_stops_when_the_space_is_exhausted():
+    evaluator = FakeEvaluator(hashed)
+    outcome = get_strategy("best_first")(evaluator, 2, SearchConfig(simulations=50, max_length_factor=1.0), None)
+    assert len(outcome.evaluations) == len({e.chain for e in outcome.evaluations}) < 51
+    assert len(evaluator.sent) == len(outcome.evaluations)  # nothing sent twice

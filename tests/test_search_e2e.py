@@ -117,7 +117,9 @@ def test_an_error_in_one_search_stops_all_and_is_raised(smollm):
 
 
 def _config(samples: int = 3, simulations: int = 10) -> RunConfig:
-    return RunConfig(task="arith", samples=samples, search=SearchConfig(simulations=simulations, batch_size=4))
+    # No decoy arm here (tests/test_nulls.py covers it): these tests are about runs, and it would double them.
+    return RunConfig(task="arith", samples=samples, decoy=False,
+                     search=SearchConfig(simulations=simulations, batch_size=4))
 
 
 def test_run_is_resumable_after_a_crash(smollm, tmp_path):
@@ -138,8 +140,8 @@ def test_run_is_resumable_after_a_crash(smollm, tmp_path):
     assert (out / "records.jsonl").read_text().splitlines()[:2] == lines  # nothing rewritten
     # a fresh run of the same config gives the same records: per-sample seeds, order-free
     again = run_search(_config(), tmp_path / "again", model=smollm, progress=False)
-    assert [r.to_json() | {"search": None, "baseline": None} for r in again] == [
-        r.to_json() | {"search": None, "baseline": None} for r in records
+    assert [r.to_json() | {"search": None, "baseline": None, "decoy_search": None} for r in again] == [
+        r.to_json() | {"search": None, "baseline": None, "decoy_search": None} for r in records
     ]
     assert [[e.chain for e in r.search.evaluations] for r in again] == [
         [e.chain for e in r.search.evaluations] for r in records

@@ -10,13 +10,12 @@ from cola.engine.chain import full_chain
 from cola.report.stats import (
     Proportion,
     chance_rate,
-    format_level_summary,
-    format_summary,
     oracle_best_chain,
     summarize,
     summarize_by_level,
     wilson_interval,
 )
+from cola.report.text import format_level_summary, format_summary
 from cola.runs.records import Evaluation, SampleRecord, SearchOutcome
 
 L = 6
@@ -131,14 +130,7 @@ def test_summary_every_number():
     assert (b.oracle_mean_length_fixed, b.oracle_mean_distinct_fixed) == (7.0, 6.0)  # r4
     assert b.mean_evaluations == 2.0
     assert b.chance == pytest.approx(1 - 0.75**2)
-
-    # unprefixed aliases used by cola.report
-    assert (m.shorter_of_correct, m.fixed_of_wrong, m.mean_length_fixed, m.mean_distinct_fixed) == (
-        0.5,
-        0.5,
-        7.0,
-        4.0,
-    )
+    assert (m.oracle_shorter_of_correct, m.oracle_fixed_of_wrong) == (0.5, 0.5)
 
 
 def test_chance_ignores_duplicate_of_original_and_is_none_for_free_form():
@@ -181,7 +173,7 @@ def test_format_summary_labels_oracle_and_shows_baseline_and_chance():
     lines = text.splitlines()
     assert "4 samples, 6 layers" in lines[0]
     header = lines[1]
-    assert "mcts (search)" in header and "random (baseline)" in header and "chance" in header
+    assert "mcts vs gold (oracle)" in header and "random vs gold (oracle)" in header and "chance" in header
     oracle_line = next(line for line in lines if line.startswith("oracle accuracy"))
     assert "(oracle)" in oracle_line and "75.0%" in oracle_line and "3/4" in oracle_line
     assert f"{100 * s.chance:.1f}%" in oracle_line

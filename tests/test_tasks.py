@@ -201,6 +201,23 @@ def test_arc_three_and_five_choice_rows(data_dir, tmp_path, file):
         ("Answer", None),
         ("b.", None),
         ("", None),
+        # real and adversarial outputs the parser must read (table in the README)
+        ("the answer is b", "B"),
+        ("The answer is b.", "B"),
+        ("**B**", "B"),
+        ("**Answer: C**", "C"),
+        ("I think B.", "B"),
+        ("I believe the answer is (D)", "D"),
+        ("B because plants need light", "B"),
+        ("C is correct", "C"),
+        ("D - it conducts heat", "D"),
+        ("_A_", "A"),
+        ("The answer is a plant", None),
+        ("the answer is a", None),
+        ("I think a lot about it", None),
+        ("A bird is an animal", None),
+        ("Because B", None),
+        ("B", "B"),
     ],
 )
 def test_arc_letter_extraction(generation, answer):
@@ -383,6 +400,18 @@ MC_PIECES = [
     "Question:",
     "Quest",
     "ion:",
+    "*",
+    "**",
+    "_",
+    "b",
+    "a",
+    " because",
+    "becau",
+    "se",
+    " is",
+    "I think ",
+    "the answer is ",
+    "-",
 ]
 NUMBER_PIECES = [
     "1",
@@ -437,7 +466,7 @@ THREE = Sample(id="t3", question="q", gold="C", choices=("x", "y", "z"))
 
 @CONTRACT
 @given(
-    texts(MC_PIECES, ("B", " C", "(A", "D.", "The answer is B", "answer: (E")),
+    texts(MC_PIECES, ("B", " C", "(A", "D.", "The answer is B", "answer: (E", "**B", "C because", "I think b")),
     texts(MC_PIECES),
     st.sampled_from([ARC_SAMPLE, THREE]),
 )
@@ -513,3 +542,51 @@ def test_stable_prefix_keeps_what_no_stop_can_cut():
     assert stable_prefix(" 56\n", ["Q:"]) == " 56\n"
     assert stable_prefix("B. Ques", ["Question:"]) == "B. "
     assert stable_prefix("abc", []) == "abc"
+
+
+@pytest.mark.parametrize("text", [" 5٣\n", " 5５\n", " 12𝟑\n"])
+def test_early_stop_waits_for_a_character_split_across_tokens(smollm, text):
+    """Byte-level tokens can split one character: the prefix decodes to ' 5\\ufffd' while the whole
+    text is ' 5٣' (Arabic-Indic three, read as the number 53). Stopping there would grade 5."""
+    task = get_task("arith")
+    tokenizer = smollm.tokenizer
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    prefixes = [tokenizer.decode(ids[:k]) for k in range(1, len(ids) + 1)]
+    assert any(p.endswith("\ufffd") for p in prefixes)  # the case really occurs with this tokenizer
+    final = task.extract_answer(prefixes[-1], Sample(id="a", question="q", gold="0"))
+    assert final is not None and len(final) >= 2
+    sample = Sample(id="a", question="q", gold=final)
+    for prefix in prefixes:
+        if task.answer_complete(prefix, sample):
+            assert task.extract_answer(prefix, sample) == final, prefix
+
+
+def test_math_grading_budget_is_cpu_time_not_wall_time():
+    """A sleeping (loaded) machine does not use up the budget; burning CPU does, and says so."""
+    import time
+
+    from cola.tasks.base import GradingTimeout
+    from cola.tasks.math500 import _cpu_time_limit
+
+    with _cpu_time_limit(0.2):
+        time.sleep(0.4)  # wall time passes, CPU time does not
+    with pytest.raises(GradingTimeout, match="CPU seconds"), _cpu_time_limit(0.05):
+        end = time.process_time() + 2.0
+        while time.process_time() < end:
+            pass
+
+
+def test_math_grading_timeout_is_recorded_and_not_cached(monkeypatch):
+    import cola.tasks.math500 as math500
+    from cola.tasks.base import GradingTimeout
+
+    task = get_task("math")
+    # Equal, but proving it takes sympy tens of milliseconds of CPU even with warm caches.
+    sample = Sample(id="m", question="q", gold="(x+1)^{12}")
+    answer = "x^{12}+12x^{11}+66x^{10}+220x^9+495x^8+792x^7+924x^6+792x^5+495x^4+220x^3+66x^2+12x+1"
+    math500._parsed.cache_clear()
+    monkeypatch.setattr(math500, "GRADING_CPU_SECONDS", 1e-6)
+    with pytest.raises(GradingTimeout):
+        task.is_correct(answer, sample)
+    monkeypatch.setattr(math500, "GRADING_CPU_SECONDS", 10.0)
+    assert task.is_correct(answer, sample)  # the timed-out parse was not cached as "unparseable"

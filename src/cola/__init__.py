@@ -27,7 +27,7 @@ _EXPORTS = {
     "RunConfig": "runs.config",
     "run_search": "runs.runner",
     "SampleRecord": "runs.records",
-    "format_summary": "report.stats",
+    "format_summary": "report.text",
     "summarize": "report.stats",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -64,7 +64,7 @@ def _prepare(args):
         data=args.data or run.config.data,
         split=args.split,
         samples=args.samples or None,
-        seed=run.config.seed if args.seed is None else args.seed,
+        data_seed=run.config.questions_seed if args.seed is None else args.seed,
         dtype=args.dtype or run.config.dtype,
     )
     if test_config.task != run.config.task:

@@ -23,7 +23,12 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length-factor", type=float, default=2.0)
     p.add_argument("--batch-size", type=int, default=1, help="leaves per MCTS round (virtual loss)")
     p.add_argument("--early-stop", action="store_true", help="stop once a shorter correct chain is found")
-    p.add_argument("--no-baseline", action="store_true", help="skip the same-budget random-search baseline")
+    p.add_argument("--no-baseline", action="store_true", help="skip the random baseline (same budget and reach)")
+    p.add_argument("--baseline", dest="baseline_strategy", default="random_matched",
+                   choices=["random_matched", "random_nearby"],
+                   help="random_matched: the search's own edit counts (default); random_nearby: 1-4 edits")
+    p.add_argument("--no-decoy", action="store_true",
+                   help="skip the decoy-label control search (it costs up to one more search per sample)")
     p.add_argument("--scoring", choices=["generate", "choice"], default="generate")
     p.add_argument("--style", choices=["auto", "chat", "base"], default="auto")
     p.add_argument("--max-new-tokens", type=int, default=None)
@@ -32,7 +37,10 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="memory for cached prompt states, shared by the samples searched together")
     p.add_argument("--concurrent-samples", type=int, default=4,
                    help="samples searched at once, sharing model passes (1 = one after another)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the searches")
+    p.add_argument("--data-seed", type=int, default=None,
+                   help="picks generated questions (arith; default: --seed), so search variance can be "
+                        "measured on fixed questions")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue an existing run directory")
@@ -57,7 +65,10 @@ def run_config_from_args(args):
         samples=args.samples or None,
         levels=levels,
         seed=args.seed,
+        data_seed=args.data_seed,
         baseline=not args.no_baseline,
+        baseline_strategy=args.baseline_strategy,
+        decoy=not args.no_decoy,
         search=SearchConfig(
             strategy=args.strategy,
             simulations=args.simulations,
@@ -73,9 +84,10 @@ def run_config_from_args(args):
     )
 
 
-@command("search", "search chains of layers per sample (MCTS + random baseline), resumable", add_search_arguments)
+@command("search", "search chains of layers per sample (MCTS, random baseline, decoy control), resumable", add_search_arguments)
 def cmd_search(args) -> int:
-    from cola.report.stats import format_summary, summarize
+    from cola.report.stats import summarize
+    from cola.report.text import format_summary
     from cola.runs.runner import run_search
 
     config = run_config_from_args(args)
@@ -98,9 +110,10 @@ def add_summary_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory")
 
 
-@command("summary", "print oracle statistics of a run beside its random baseline and chance", add_summary_arguments)
+@command("summary", "print oracle statistics of a run beside its random baseline, decoy control and chance", add_summary_arguments)
 def cmd_summary(args) -> int:
-    from cola.report.stats import format_summary, summarize
+    from cola.report.stats import summarize
+    from cola.report.text import format_summary
     from cola.runs.store import RunStore
 
     records = RunStore(args.run).load_records()

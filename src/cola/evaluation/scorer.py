@@ -18,6 +18,7 @@ Multiple-choice tasks may instead be scored by one forward over the choice lette
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from cola.engine.state import load_slot
 from cola.evaluation.prefix_cache import PrefixCache, PrefixState
 from cola.evaluation.reference import naive_generate
 from cola.evaluation.result import Evaluation
-from cola.tasks.base import truncate_at
+from cola.tasks.base import GradingTimeout, truncate_at
 
 Mode = Literal["fast", "naive"]
 Scoring = Literal["generate", "choice"]
@@ -176,6 +177,8 @@ class SampleEvaluator:
         self.prefixes: set[tuple[int, ...]] = set()  # every chain prefix asked for (work minimum)
         self._step = None  # masks and rotary tables of the prompt, shared by every chain
         self._memo: dict[Chain, Evaluation] = {}
+        self.decoy: str | None = None  # a wrong label to grade every answer against too (set_decoy)
+        self._decoy_sample = None
 
     @property
     def num_layers(self) -> int:
@@ -191,17 +194,46 @@ class SampleEvaluator:
             else:
                 results = self.scorer.evaluate_many([(self, new)])[0]
             self._memo.update(zip(new, results))
-        return [self._memo[c] for c in chains]
+        return [self._with_decoy(c) for c in chains]
 
     def original(self) -> Evaluation:
         return self.evaluate([full_chain(self.num_layers)])[0]
 
+    def set_decoy(self, label: str | None) -> None:
+        """Grade every answer (past and future) against ``label`` too, as ``Evaluation.decoy_reward``."""
+        self.decoy = label
+        self._decoy_sample = None if label is None else dataclasses.replace(self.sample, gold=label)
+
     # ------------------------------------------------------------------ internals
+    def _with_decoy(self, chain: Chain) -> Evaluation:
+        """The memoised evaluation, graded against the decoy label once one is set."""
+        evaluation = self._memo[chain]
+        if self._decoy_sample is not None and evaluation.decoy_reward is None:
+            reward, timed_out = self._reward(evaluation.answer, self._decoy_sample)
+            evaluation = dataclasses.replace(
+                evaluation, decoy_reward=reward, grading_timed_out=evaluation.grading_timed_out or timed_out
+            )
+            if not timed_out:  # a timed-out grading is never cached: it is tried again next time
+                self._memo[chain] = evaluation
+        return evaluation
+
+    def _reward(self, answer: str | None, sample) -> tuple[float, bool]:
+        """``(1.0 or 0.0, timed out)``: a grader that gives up counts as wrong and says so."""
+        try:
+            return (1.0 if self.scorer.task.is_correct(answer, sample) else 0.0), False
+        except GradingTimeout:
+            return 0.0, True
+
+    def _graded(self, chain: Chain, answer: str | None, text: str, timed_out: bool = False) -> Evaluation:
+        reward, late = self._reward(answer, self.sample)
+        return Evaluation(chain=chain, answer=answer, reward=reward, text=text, grading_timed_out=timed_out or late)
+
     def _grade(self, chain: Chain, text: str) -> Evaluation:
-        task, sample = self.scorer.task, self.sample
-        answer = task.extract_answer(truncate_at(text, self.scorer.stops), sample)
-        reward = 1.0 if task.is_correct(answer, sample) else 0.0
-        return Evaluation(chain=chain, answer=answer, reward=reward, text=text)
+        try:
+            answer = self.scorer.task.extract_answer(truncate_at(text, self.scorer.stops), self.sample)
+        except GradingTimeout:
+            return self._graded(chain, None, text, timed_out=True)
+        return self._graded(chain, answer, text)
 
     def _evaluate_naive(self, chain: Chain) -> Evaluation:
         stats = self.scorer.stats
@@ -255,6 +287,4 @@ class SampleEvaluator:
         for label in labels:
             ids = self.scorer.letter_token_ids(label)
             scores.append(max(float(last_logits[0, i]) for i in ids))
-        answer = labels[max(range(len(labels)), key=scores.__getitem__)]
-        reward = 1.0 if self.scorer.task.is_correct(answer, self.sample) else 0.0
-        return Evaluation(chain=chain, answer=answer, reward=reward, text="")
+        return self._graded(chain, labels[max(range(len(labels)), key=scores.__getitem__)], "")

@@ -13,7 +13,7 @@ from cola._lazy import lazy_exports
 _EXPORTS = {
     "Proportion": "stats",
     "RunSummary": "stats",
-    "format_summary": "stats",
+    "format_summary": "text",
     "summarize": "stats",
     "wilson_interval": "stats",
     "ReportData": "data",

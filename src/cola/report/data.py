@@ -23,25 +23,10 @@ from typing import Any
 
 from cola.engine.chain import Chain, distinct_layers
 from cola.errors import ColaError
-from cola.report.stats import (
-    Proportion,
-    RunSummary,
-    StrategySummary,
-    format_summary,
-    oracle_best_chain,
-    strategy_pairs,
-    summarize,
-    summarize_by_level,
-)
+from cola.report.breakdowns import StrategyReport, strategy_report
+from cola.report.stats import Proportion, RunSummary, StrategySummary, summarize
+from cola.report.text import format_summary
 from cola.runs.records import SampleRecord
-
-TRANSITIONS = (
-    ("correct_shorter", "correct → correct, shorter chain found (oracle)"),
-    ("correct_optimal", "correct → correct, original is optimal (no shorter correct chain)"),
-    ("wrong_fixed", "wrong → correct (oracle)"),
-    ("wrong_wrong", "wrong → wrong (no correct chain found)"),
-)
-THIRDS = ("early", "middle", "late")
 
 
 # --------------------------------------------------------------------- the data
@@ -58,48 +43,8 @@ class SummaryRow:
 
 
 @dataclass
-class LevelStats:
-    """One difficulty level (``meta["level"]``) of one strategy."""
-
-    level: Any
-    n: int
-    original: Proportion  # full-model accuracy at this level
-    oracle: Proportion  # oracle accuracy (any correct chain) at this level
-    mean_best_length: float | None  # over the level's samples with a correct chain (oracle)
-    mean_best_distinct: float | None
-
-
-@dataclass
-class StrategyReport:
-    """The breakdowns of one strategy (the main search, or its random baseline) on one run.
-
-    Only records that ran this strategy count (all records for the search; those with a
-    baseline for the baseline), as in :func:`cola.report.stats.summarize_strategy`.
-    """
-
-    strategy: str
-    n: int
-    num_layers: int
-    sample_ids: list[str]  # the records counted, in record order
-    best_chains: list[Chain | None]  # per counted record: stats.oracle_best_chain
-    lengths_correct: list[int]  # best-chain lengths of originally-correct samples
-    lengths_wrong: list[int]  # best-chain lengths of originally-wrong samples a chain fixed (oracle)
-    transitions: dict[str, int]  # keys of TRANSITIONS
-    skipped: list[float]  # per layer: fraction of best chains that do not use it
-    kept: list[float]  # ... use it exactly once
-    repeated: list[float]  # ... use it more than once
-    executions: list[float]  # per layer: mean times it runs in a best chain
-    thirds: dict[str, dict[str, float]]  # third -> {"present", "executions", "share"}
-    levels: list[LevelStats]
-
-    @property
-    def with_best(self) -> int:
-        return sum(chain is not None for chain in self.best_chains)
-
-
-@dataclass
 class RunReport:
-    """One run: its summary table (search and baseline) and per-strategy breakdowns."""
+    """One run: its summary table (each arm against the gold and the decoy label) and per-strategy breakdowns."""
 
     name: str
     n: int
@@ -107,10 +52,12 @@ class RunReport:
     task: str
     model: str | None
     summary: RunSummary
-    summary_text: str  # cola.report.stats.format_summary
-    rows: dict[str, list[SummaryRow]]  # "search" / "baseline" -> rows
-    strategies: dict[str, StrategyReport]
-    chance: dict[str, float | None]  # per strategy (None: free-form answers)
+    summary_text: str  # cola.report.text.format_summary
+    rows: dict[str, list[SummaryRow]]  # summary column ("search", "decoy", "baseline", "baseline_decoy") -> rows
+    strategies: dict[str, StrategyReport]  # "search" / "baseline" -> breakdowns (gold label)
+    chance: dict[str, float | None]  # per summary column (None: free-form answers)
+    titles: dict[str, str] = field(default_factory=dict)  # per summary column
+    simulations: int | None = None  # the search budget from the run's config
 
 
 @dataclass
@@ -122,136 +69,54 @@ class ReportData:
     def has_levels(self) -> bool:
         return any(s.levels for run in self.runs for s in run.strategies.values())
 
+    def budget_curves(self) -> dict[tuple[str | None, str], list[RunReport]]:
+        """Runs of one model and task at two or more search budgets, by (model, task), budget ascending."""
+        groups: dict[tuple[str | None, str], list[RunReport]] = {}
+        for run in self.runs:
+            if run.simulations is not None:
+                groups.setdefault((run.model, run.task), []).append(run)
+        return {key: sorted(runs, key=lambda r: r.simulations) for key, runs in groups.items()
+                if len({r.simulations for r in runs}) > 1}
+
 
 # ------------------------------------------------------------------ computation
 def chain_key(chain: Chain) -> tuple[int, int]:
     return (len(chain), distinct_layers(chain))
 
 
-def transition(record: SampleRecord, best: Chain | None) -> str:
-    """Which of :data:`TRANSITIONS` a sample makes under its oracle best chain."""
-    if record.original.correct:
-        shorter = best is not None and len(best) < record.num_layers
-        return "correct_shorter" if shorter else "correct_optimal"
-    return "wrong_fixed" if best is not None else "wrong_wrong"
-
-
-def third_of(layer: int, num_layers: int) -> str:
-    """Early / middle / late third of the depth (layer ``i`` is in third ``floor(3 i / L)``)."""
-    return THIRDS[min(2, 3 * layer // num_layers)]
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _layer_usage(used: list[Chain], num_layers: int):
-    """Per-layer skipped / kept / repeated fractions and mean runs, and the thirds' usage."""
-    counts = [[chain.count(layer) for layer in range(num_layers)] for chain in used]
-    m = len(used)
-
-    def per_layer(fn) -> list[float]:
-        return [sum(fn(c[i]) for c in counts) / m if m else 0.0 for i in range(num_layers)]
-
-    thirds: dict[str, dict[str, float]] = {}
-    for third in THIRDS:
-        members = [i for i in range(num_layers) if third_of(i, num_layers) == third]
-        if not m or not members:
-            thirds[third] = {"present": 0.0, "executions": 0.0, "share": 0.0}
-            continue
-        runs = sum(c[i] for c in counts for i in members)
-        thirds[third] = {
-            "present": sum(c[i] > 0 for c in counts for i in members) / (m * len(members)),
-            "executions": runs / (m * len(members)),  # mean runs per layer of the third
-            "share": runs / sum(len(b) for b in used),  # fraction of all chain positions
-        }
-    return (
-        per_layer(lambda c: c == 0),
-        per_layer(lambda c: c == 1),
-        per_layer(lambda c: c > 1),
-        per_layer(float),
-        thirds,
-    )
-
-
-def strategy_report(records: Sequence[SampleRecord], which: str) -> StrategyReport | None:
-    """Breakdowns of ``which`` ("search" or "baseline"); ``None`` if no record ran it."""
-    pairs = strategy_pairs(records, which)
-    if not pairs and which != "search":  # the main search is always summarized, even over no records
-        return None
-    chosen = [r for r, _ in pairs]
-    num_layers = chosen[0].num_layers
-    strategy = next((o.strategy for _, o in pairs if o is not None), which)
-    bests = [oracle_best_chain(r, o) for r, o in pairs]
-    transitions = {key: 0 for key, _ in TRANSITIONS}
-    for record, best in zip(chosen, bests):
-        transitions[transition(record, best)] += 1
-    used = [b for b in bests if b is not None]
-    skipped, kept, repeated, executions, thirds = _layer_usage(used, num_layers)
-    best_of = {r.sample_id: b for r, b in zip(chosen, bests)}
-    levels = []
-    for level, summary in summarize_by_level(chosen).items():
-        group = summary.search if which == "search" else summary.baseline
-        # Mean best-chain length over all fixed-or-kept samples of the level: not in cola.report.stats
-        # (it splits correct / fixed), so computed here from the same oracle best chains.
-        found = [best_of[r.sample_id] for r in chosen if r.meta.get("level") == level]
-        found = [b for b in found if b is not None]
-        levels.append(
-            LevelStats(
-                level=level,
-                n=summary.n,
-                original=summary.original,
-                oracle=group.oracle_found,
-                mean_best_length=_mean([len(b) for b in found]),
-                mean_best_distinct=_mean([distinct_layers(b) for b in found]),
-            )
-        )
-    return StrategyReport(
-        strategy=strategy,
-        n=len(chosen),
-        num_layers=num_layers,
-        sample_ids=[r.sample_id for r in chosen],
-        best_chains=bests,
-        lengths_correct=[len(b) for r, b in zip(chosen, bests) if r.original.correct and b is not None],
-        lengths_wrong=[len(b) for r, b in zip(chosen, bests) if not r.original.correct and b is not None],
-        transitions=transitions,
-        skipped=skipped,
-        kept=kept,
-        repeated=repeated,
-        executions=executions,
-        thirds=thirds,
-        levels=levels,
-    )
-
-
-# (key, label, StrategySummary attribute, is a proportion); every row but the first is oracle.
+# (key, label, StrategySummary attribute, is a proportion); in gold columns all but the first are oracle.
 SUMMARY_ROWS = (
-    ("oracle_accuracy", "oracle accuracy (any correct chain)", "oracle_found", True),
+    ("original_accuracy", "original accuracy (full model answers the label)", "original", True),
+    ("oracle_accuracy", "oracle accuracy (any chain answers the label)", "oracle_found", True),
     ("shorter_of_correct", "originally correct with a shorter correct chain (oracle)", "oracle_shorter", True),
     ("fixed_of_wrong", "originally wrong fixed by some chain (oracle)", "oracle_fixed", True),
     ("mean_len_correct", "mean best-chain length, originally correct (oracle)", "oracle_mean_length_correct", False),
     ("mean_len_wrong", "mean best-chain length, originally wrong fixed (oracle)", "oracle_mean_length_fixed", False),
     ("mean_distinct_correct", "mean distinct layers, originally correct (oracle)", "oracle_mean_distinct_correct", False),
     ("mean_distinct_wrong", "mean distinct layers, originally wrong fixed (oracle)", "oracle_mean_distinct_fixed", False),
+    ("evaluations", "distinct chains evaluated per sample", "mean_evaluations", False),
+    ("mean_edits", "reach: mean edits from the full chain of the chains evaluated", "mean_edits", False),
+    ("max_edits", "reach: most edits per sample (mean)", "max_edits", False),
 )
+# Summary columns: (key in RunSummary.columns(), title template). "vs decoy": each sample's decoy label.
+COLUMN_TITLES = {
+    "search": "{}: {} vs gold (oracle)",
+    "decoy": "{}: {} vs decoy (control)",
+    "baseline": "{}: {} vs gold (oracle)",
+    "baseline_decoy": "{}: {} vs decoy (control)",
+}
 
 
-def summary_rows(original: Proportion, group: StrategySummary) -> list[SummaryRow]:
-    """The summary table of one strategy, straight from :func:`cola.report.stats.summarize`.
-
-    ``original`` is the full model's accuracy over the records this strategy ran on (all of
-    them for the search, ``summary.original``; a baseline may cover fewer).
-    """
-    rows = [SummaryRow("original_accuracy", "original accuracy (full model)", original.value, original)]
+def summary_rows(group: StrategySummary) -> list[SummaryRow]:
+    """The summary table of one arm against one label, straight from :func:`cola.report.stats.summarize`."""
+    rows = []
     for key, label, attribute, is_rate in SUMMARY_ROWS:
         value = getattr(group, attribute)
+        picked = group.target == "gold" and key not in ("original_accuracy", "evaluations", "mean_edits", "max_edits")
         if is_rate:
-            rows.append(SummaryRow(key, label, value.value, value, oracle=True))
+            rows.append(SummaryRow(key, label, value.value, value, oracle=picked))
         else:
-            rows.append(SummaryRow(key, label, value, oracle=True, percent=False))
-    rows.append(
-        SummaryRow("evaluations", "distinct chains evaluated per sample", group.mean_evaluations, percent=False)
-    )
+            rows.append(SummaryRow(key, label, value, oracle=picked, percent=False))
     return rows
 
 
@@ -265,23 +130,9 @@ def run_report(name: str, records: Sequence[SampleRecord], config: dict[str, Any
             f"run {name!r} mixes models with {sorted(sizes)} layers; report them as separate runs"
         )
     summary = summarize(records)
-    strategies: dict[str, StrategyReport] = {}
-    rows: dict[str, list[SummaryRow]] = {}
-    chance: dict[str, float | None] = {}
-    for which in ("search", "baseline"):
-        group = summary.search if which == "search" else summary.baseline
-        report = strategy_report(records, which)
-        if report is None or group is None:
-            continue
-        strategies[which] = report
-        ran = [r for r in records if getattr(r, which) is not None]
-        original = (
-            summary.original
-            if len(ran) == len(records)
-            else Proportion(sum(r.original.correct for r in ran), len(ran))
-        )
-        rows[which] = summary_rows(original, group)
-        chance[which] = group.chance
+    strategies = {which: report for which in ("search", "baseline")
+                  if (report := strategy_report(records, which)) is not None}
+    columns = summary.columns()
     config = config or {}
     return RunReport(
         name=name,
@@ -291,9 +142,11 @@ def run_report(name: str, records: Sequence[SampleRecord], config: dict[str, Any
         model=config.get("model"),
         summary=summary,
         summary_text=format_summary(summary),
-        rows=rows,
+        rows={key: summary_rows(group) for key, group in columns},
         strategies=strategies,
-        chance=chance,
+        chance={key: group.chance for key, group in columns},
+        titles={key: COLUMN_TITLES[key].format(name, group.strategy) for key, group in columns},
+        simulations=(config.get("search") or {}).get("simulations"),
     )
 
 

@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from cola.report.data import TRANSITIONS, ReportData  # noqa: E402
+from cola.report.breakdowns import TRANSITIONS  # noqa: E402
+from cola.report.data import ReportData  # noqa: E402
 
 _CORRECT = "#3b7dd8"
 _WRONG = "#e07b39"
@@ -164,6 +165,60 @@ def levels_figure(data: ReportData):
     return fig
 
 
+def reach_figure(data: ReportData):
+    """Histograms of edit counts and lengths of every evaluated chain, search vs baseline, per run."""
+    runs = data.runs
+    fig, axes = plt.subplots(len(runs), 2, figsize=(11, 2.8 * len(runs)), squeeze=False, layout="constrained")
+    for (ax_edits, ax_lengths), run in zip(axes, runs):
+        for which, color in (("search", _CORRECT), ("baseline", _WRONG)):
+            s = run.strategies.get(which)
+            if s is None:
+                continue
+            label = f"{s.strategy} ({len(s.evaluated_lengths)} chains)"
+            if s.edits:
+                bins = np.arange(-0.5, max(s.edits) + 1.5, 1.0)
+                ax_edits.hist(s.edits, bins=bins, alpha=0.6, color=color, label=label)
+            if s.evaluated_lengths:
+                bins = np.arange(min(s.evaluated_lengths) - 0.5, max(s.evaluated_lengths) + 1.5, 1.0)
+                ax_lengths.hist(s.evaluated_lengths, bins=bins, alpha=0.6, color=color, label=label)
+        ax_lengths.axvline(run.num_layers, color="k", linestyle="--", linewidth=1, label="full model")
+        ax_edits.set_title(f"{run.name}: edits from the full chain")
+        ax_lengths.set_title(f"{run.name}: chain length")
+        for ax in (ax_edits, ax_lengths):
+            ax.set_ylabel("chains")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
+    return fig
+
+
+def budget_figure(data: ReportData):
+    """Oracle shorter-chain and fix rates against the search budget: the search vs its random baseline."""
+    curves = data.budget_curves()
+    fig, axes = plt.subplots(len(curves), 2, figsize=(11, 3.2 * len(curves)), squeeze=False, layout="constrained")
+    for (ax_short, ax_fix), ((model, task), runs) in zip(axes, curves.items()):
+        budgets = [r.simulations for r in runs]
+        for arm, color in (("search", _CORRECT), ("baseline", _WRONG), ("decoy", "#888888")):
+            for ax, attribute in ((ax_short, "oracle_shorter"), (ax_fix, "oracle_fixed")):
+                rates = [getattr(dict(r.summary.columns()).get(arm), attribute, None) for r in runs]
+                if any(p is None or not p.n for p in rates):
+                    continue
+                values = np.array([p.value for p in rates])
+                errors = np.array([[p.value - p.low for p in rates], [p.high - p.value for p in rates]])
+                name = dict(runs[0].summary.columns())[arm].strategy + (" vs decoy" if arm == "decoy" else "")
+                ax.errorbar(budgets, values, yerr=errors, marker="o", capsize=3, color=color, label=name)
+        ax_short.set_title(f"{model} {task}: originally correct with a shorter chain (oracle)")
+        ax_fix.set_title(f"{model} {task}: originally wrong fixed (oracle)")
+        for ax in (ax_short, ax_fix):
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(budgets, [str(b) for b in budgets])
+            ax.set_xlabel("search budget (simulations)")
+            ax.set_ylim(-0.05, 1.05)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
+    return fig
+
+
 def render_figures(data: ReportData) -> dict[str, bytes]:
     """Every figure of the report as PNG bytes, keyed by name."""
     figures = {
@@ -171,7 +226,10 @@ def render_figures(data: ReportData) -> dict[str, bytes]:
         "lengths": lengths_figure,
         "layers": layers_figure,
         "thirds": thirds_figure,
+        "reach": reach_figure,
     }
     if data.has_levels:
         figures["levels"] = levels_figure
+    if data.budget_curves():
+        figures["budget"] = budget_figure
     return {name: _png(make(data)) for name, make in figures.items()}

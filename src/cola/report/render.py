@@ -15,6 +15,7 @@ from cola.report.tables import (
     layer_table,
     level_table,
     md_table,
+    reach_table,
     summary_table,
     thirds_table,
     transition_table,
@@ -27,10 +28,16 @@ ORACLE_NOTE = (
     "layers, then first tried), the original full chain included when it is correct. The chance "
     "rate is the probability that a random guesser over the k answer choices is right at least once "
     "in as many tries as distinct chains were evaluated (n/a for free-form answers): read oracle "
-    "accuracy against it."
+    "accuracy against it. Columns marked 'vs decoy (control)' measure the same statistics against each "
+    "sample's decoy label, a wrong answer (the full model's own answer where it is wrong, a seeded wrong "
+    "answer where it is right), and the decoy row of the search comes from the same search rewarded by "
+    "the decoy: what picking chains by a label finds when the label says nothing about correctness. "
+    "The baseline is random search with the search's budget and reach (the same edit counts)."
 )
 
 FIGURE_TITLES = {
+    "budget": "Oracle shorter-chain and fix rates against the search budget, search vs baseline",
+    "reach": "Edits from the full chain and length of every chain evaluated, search vs baseline",
     "lengths": "Best-chain length, originally correct vs originally wrong (oracle)",
     "layers": "Per-layer usage in best chains: skipped / kept / repeated (oracle)",
     "thirds": "Usage by thirds of the depth (oracle)",
@@ -54,10 +61,16 @@ def _sections(data: ReportData) -> list[tuple[str, str, Table | None, str | None
          "once) across the main search's best chains.", None, "layers"),
         ("Usage by thirds of the depth", "Per third: fraction of its layers a best chain uses, mean runs "
          "per layer, and share of all chain positions.", thirds_table(data), "thirds"),
+        ("Reach", "Where each strategy looked, whatever it found: the edits from the full chain and the "
+         "length of every chain it evaluated. A baseline that cannot reach as far as the search is no "
+         "null for it.", reach_table(data), "reach"),
     ]
     if data.has_levels:
         sections.append(("By difficulty level", "Records with meta.level (e.g. MATH levels 1-5).",
                          level_table(data), "levels"))
+    if data.budget_curves():
+        sections.append(("Search budget", "The same model and task at several search budgets: the search "
+                         "against its reach-matched random baseline (95% Wilson intervals).", None, "budget"))
     examples = (["run", "length", "distinct layers", "chain"], best_examples(data))
     sections.append(("Shortest best chains", "A few of the shortest correct chains the search found (oracle).",
                      examples, None))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cola.engine.chain import Chain, distinct_layers
+from cola.evaluation.result import Evaluation
 from cola.runs.records import SampleRecord
 from cola.search.base import SearchOutcome
 
@@ -85,17 +86,21 @@ def distinct_chains(record: SampleRecord, outcome: SearchOutcome | None) -> list
     return list(chains)
 
 
-def oracle_best_chain(record: SampleRecord, outcome: SearchOutcome | None) -> Chain | None:
-    """Shortest correct chain (ties: fewest distinct layers, then first tried), original included."""
-    candidates = [(record.original.chain, record.original.correct)]
-    if outcome is not None:
-        candidates += [(e.chain, e.correct) for e in outcome.evaluations]
+def target_reward(evaluation: Evaluation, target: str) -> float | None:
+    """The reward of an evaluation against the gold label (``"gold"``) or the decoy label (``"decoy"``)."""
+    return evaluation.reward if target == "gold" else evaluation.decoy_reward
+
+
+def oracle_best_chain(record: SampleRecord, outcome: SearchOutcome | None, target: str = "gold") -> Chain | None:
+    """Shortest chain answering the label (ties: fewest distinct layers, then first tried), original included."""
+    candidates = [record.original] + (list(outcome.evaluations) if outcome is not None else [])
     best_key, best = None, None
-    for order, (chain, correct) in enumerate(candidates):
-        if correct:
+    for order, evaluation in enumerate(candidates):
+        if (target_reward(evaluation, target) or 0.0) > 0.0:
+            chain = tuple(evaluation.chain)
             key = (len(chain), distinct_layers(chain), order)
             if best_key is None or key < best_key:
-                best_key, best = key, tuple(chain)
+                best_key, best = key, chain
     return best
 
 
@@ -105,19 +110,31 @@ def _mean(values: Sequence[float]) -> float | None:
 
 @dataclass
 class StrategySummary:
-    """Oracle statistics of one strategy (the main search or its random baseline) on a run."""
+    """Label-picked statistics of one arm of a run, against the gold label (oracle) or the decoy label.
+
+    With ``target == "gold"`` every ``oracle_*`` number is an oracle statistic; with
+    ``target == "decoy"`` the same numbers are measured against each sample's decoy label
+    (a wrong answer), the control that shows what picking by a label achieves when the
+    label says nothing about correctness. "Originally correct" means the full model
+    answers the target label.
+    """
 
     strategy: str
-    n: int  # samples this strategy ran on
-    oracle_found: Proportion  # any tried chain (original included) correct
-    oracle_shorter: Proportion  # of originally-correct: a correct chain with len < num_layers
-    oracle_fixed: Proportion  # of originally-wrong: some correct chain
+    n: int  # samples this arm ran on (with a decoy label, for target "decoy")
+    oracle_found: Proportion  # any tried chain (original included) answers the label
+    oracle_shorter: Proportion  # of originally-correct: a chain with len < num_layers answers it
+    oracle_fixed: Proportion  # of originally-wrong: some chain answers it
     oracle_mean_length_correct: float | None  # best-chain length, originally-correct samples
     oracle_mean_distinct_correct: float | None
     oracle_mean_length_fixed: float | None  # best-chain length, originally-wrong fixed samples
     oracle_mean_distinct_fixed: float | None
     mean_evaluations: float | None  # distinct chains per sample (the outcome's evaluations)
     chance: float | None  # mean of 1-(1-1/k)^E; None for free-form answers
+    target: str = "gold"
+    original: Proportion = Proportion(0, 0)  # the full model answers the label
+    mean_edits: float | None = None  # reach: mean edits from the full chain of the chains evaluated
+    max_edits: float | None = None  # reach: mean over samples of the most edits reached
+    mean_shortest: float | None = None  # mean over samples of the shortest chain evaluated
 
     @property
     def oracle_accuracy(self) -> float | None:
@@ -131,41 +148,19 @@ class StrategySummary:
     def oracle_fixed_of_wrong(self) -> float | None:
         return self.oracle_fixed.value
 
-    # Unprefixed aliases read by cola.report; the values are oracle statistics all the same.
-    @property
-    def shorter_of_correct(self) -> float | None:
-        return self.oracle_shorter_of_correct
-
-    @property
-    def fixed_of_wrong(self) -> float | None:
-        return self.oracle_fixed_of_wrong
-
-    @property
-    def mean_length_correct(self) -> float | None:
-        return self.oracle_mean_length_correct
-
-    @property
-    def mean_distinct_correct(self) -> float | None:
-        return self.oracle_mean_distinct_correct
-
-    @property
-    def mean_length_fixed(self) -> float | None:
-        return self.oracle_mean_length_fixed
-
-    @property
-    def mean_distinct_fixed(self) -> float | None:
-        return self.oracle_mean_distinct_fixed
-
 
 @dataclass
 class RunSummary:
-    """Headline numbers of a run: the full model, the search, its baseline and chance."""
+    """Headline numbers of a run: the search, its random baseline, both against the decoy too, and chance."""
 
     n: int
     num_layers: int | None  # None if the records mix models
     original: Proportion  # full-model accuracy (not oracle)
     search: StrategySummary
     baseline: StrategySummary | None  # None when no record has a baseline
+    decoy: StrategySummary | None = None  # the decoy-guided search, against the decoy label
+    baseline_decoy: StrategySummary | None = None  # the baseline's chains, graded against the decoy
+    grading_timeouts: int = 0  # evaluations whose grader gave up (counted wrong)
 
     @property
     def original_accuracy(self) -> float | None:
@@ -180,6 +175,12 @@ class RunSummary:
         """Chance rate at the main search's number of tries (the baseline's is on ``baseline``)."""
         return self.search.chance
 
+    def columns(self) -> list[tuple[str, StrategySummary]]:
+        """``(title, summary)`` of every arm present, in table order."""
+        arms = [("search", self.search), ("decoy", self.decoy), ("baseline", self.baseline),
+                ("baseline_decoy", self.baseline_decoy)]
+        return [(name, arm) for name, arm in arms if arm is not None]
+
 
 def _chance(records: Sequence[SampleRecord], outcomes: Sequence[SearchOutcome | None]) -> float | None:
     if not records or any(r.num_choices is None or r.num_choices < 1 for r in records):
@@ -189,37 +190,50 @@ def _chance(records: Sequence[SampleRecord], outcomes: Sequence[SearchOutcome | 
 
 
 def strategy_pairs(records: Sequence[SampleRecord], which: str) -> list[tuple[SampleRecord, SearchOutcome]]:
-    """(record, outcome) for the records that ran ``which`` ("search" or "baseline")."""
+    """(record, outcome) for the records that ran ``which`` ("search", "baseline" or "decoy_search")."""
     return [(r, o) for r in records if (o := getattr(r, which)) is not None]
 
 
-def summarize_strategy(records: Sequence[SampleRecord], which: str = "search") -> StrategySummary | None:
-    """Statistics of ``which`` ("search" or "baseline") over the records that have it."""
+def _reach(pairs: Sequence[tuple[SampleRecord, SearchOutcome]]) -> tuple[float | None, float | None, float | None]:
+    """(mean edits of evaluated chains, mean max edits per sample, mean shortest chain per sample)."""
+    edits = [o.edits for _, o in pairs if o.edits]
+    flat = [d for sample in edits for d in sample]
+    shortest = [min(len(e.chain) for e in [r.original, *o.evaluations]) for r, o in pairs]
+    return _mean(flat), _mean([max(sample) for sample in edits]), _mean(shortest)
+
+
+def summarize_strategy(records: Sequence[SampleRecord], which: str = "search",
+                       target: str = "gold") -> StrategySummary | None:
+    """Statistics of arm ``which`` against ``target`` ("gold" or "decoy") over the records that have it."""
     pairs = strategy_pairs(records, which)
-    if not pairs and which != "search":  # the main search is always summarized, even over no records
+    if target == "decoy":
+        pairs = [(r, o) for r, o in pairs if r.original.decoy_reward is not None]
+    if not pairs and (which != "search" or target != "gold"):  # the main search is always summarized
         return None
     chosen = [r for r, _ in pairs]
-    outcomes = [o for _, o in pairs]
-    bests = [oracle_best_chain(r, o) for r, o in pairs]
-    correct = [(r, b) for r, b in zip(chosen, bests) if r.original.correct]
-    wrong = [(r, b) for r, b in zip(chosen, bests) if not r.original.correct]
-    fixed = [b for _, b in wrong if b is not None]
+    bests = [oracle_best_chain(r, o, target) for r, o in pairs]
+    hit = [(target_reward(r.original, target) or 0.0) > 0.0 for r in chosen]
+    correct = [(r, b) for r, b, h in zip(chosen, bests, hit) if h]
+    fixed = [b for (r, b), h in zip(zip(chosen, bests), hit) if not h and b is not None]
     best_correct = [b for _, b in correct if b is not None]
-    strategy = next((o.strategy for o in outcomes if o is not None), which)
+    mean_edits, max_edits, shortest = _reach(pairs)
     return StrategySummary(
-        strategy=strategy,
+        strategy=next((o.strategy for _, o in pairs), which),
         n=len(pairs),
         oracle_found=Proportion(sum(b is not None for b in bests), len(pairs)),
-        oracle_shorter=Proportion(
-            sum(b is not None and len(b) < r.num_layers for r, b in correct), len(correct)
-        ),
-        oracle_fixed=Proportion(len(fixed), len(wrong)),
+        oracle_shorter=Proportion(sum(b is not None and len(b) < r.num_layers for r, b in correct), len(correct)),
+        oracle_fixed=Proportion(len(fixed), len(chosen) - len(correct)),
         oracle_mean_length_correct=_mean([len(b) for b in best_correct]),
         oracle_mean_distinct_correct=_mean([distinct_layers(b) for b in best_correct]),
         oracle_mean_length_fixed=_mean([len(b) for b in fixed]),
         oracle_mean_distinct_fixed=_mean([distinct_layers(b) for b in fixed]),
-        mean_evaluations=_mean([len(o.evaluations) for o in outcomes if o is not None]),
-        chance=_chance(chosen, outcomes),
+        mean_evaluations=_mean([len(o.evaluations) for _, o in pairs]),
+        chance=_chance(chosen, [o for _, o in pairs]),
+        target=target,
+        original=Proportion(sum(hit), len(chosen)),
+        mean_edits=mean_edits,
+        max_edits=max_edits,
+        mean_shortest=shortest,
     )
 
 
@@ -229,12 +243,22 @@ def summarize(records: Sequence[SampleRecord]) -> RunSummary:
     sizes = {r.num_layers for r in records}
     search = summarize_strategy(records, "search")
     assert search is not None
+    timeouts = {
+        (r.sample_id, tuple(e.chain))
+        for r in records
+        for o in [r.search, r.baseline, r.decoy_search]
+        for e in ([r.original] + (o.evaluations if o is not None else []))
+        if e.grading_timed_out
+    }
     return RunSummary(
         n=len(records),
         num_layers=sizes.pop() if len(sizes) == 1 else None,
         original=Proportion(sum(r.original.correct for r in records), len(records)),
         search=search,
         baseline=summarize_strategy(records, "baseline"),
+        decoy=summarize_strategy(records, "decoy_search", "decoy"),
+        baseline_decoy=summarize_strategy(records, "baseline", "decoy"),
+        grading_timeouts=len(timeouts),
     )
 
 
@@ -258,86 +282,3 @@ def summarize_by_level(records: Sequence[SampleRecord], key: str = "level") -> d
     return {level: summarize(groups[level]) for level in sorted(groups, key=_level_key)}
 
 
-# ------------------------------------------------------------------ formatting
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _prop(p: Proportion | None) -> str:
-    if p is None or not p.n:
-        return "-"
-    return f"{_pct(p.value)} [{_pct(p.low)}, {_pct(p.high)}] {p.successes}/{p.n}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(header, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines)
-
-
-def format_summary(summary: RunSummary) -> str:
-    """Plain-text table: the search beside its random baseline and the chance rate."""
-    s, b = summary.search, summary.baseline
-    header = [
-        "statistic",
-        f"{s.strategy} (search)",
-        f"{b.strategy} (baseline)" if b else "baseline",
-        "chance",
-    ]
-
-    def row(label: str, fn, chance: str = "") -> list[str]:
-        return [label, fn(s), fn(b) if b is not None else "-", chance]
-
-    rows = [
-        ["original accuracy (full model)", _prop(summary.original), _prop(summary.original), ""],
-        row(
-            "oracle accuracy, any correct chain (oracle)",
-            lambda g: _prop(g.oracle_found),
-            _pct(s.chance) if s.chance is not None else "n/a (free-form)",
-        ),
-        row("orig. correct with a shorter correct chain (oracle)", lambda g: _prop(g.oracle_shorter)),
-        row("orig. wrong fixed by some chain (oracle)", lambda g: _prop(g.oracle_fixed)),
-        row("mean best length, orig. correct (oracle)", lambda g: _num(g.oracle_mean_length_correct)),
-        row("mean distinct layers, orig. correct (oracle)", lambda g: _num(g.oracle_mean_distinct_correct)),
-        row("mean best length, orig. wrong fixed (oracle)", lambda g: _num(g.oracle_mean_length_fixed)),
-        row("mean distinct layers, orig. wrong fixed (oracle)", lambda g: _num(g.oracle_mean_distinct_fixed)),
-        row("distinct chains evaluated per sample", lambda g: _num(g.mean_evaluations)),
-    ]
-    layers = summary.num_layers if summary.num_layers is not None else "mixed"
-    title = f"cola summary: {summary.n} samples, {layers} layers"
-    note = (
-        "(oracle) = the gold answer picks the chain: a good chain exists, not that it can be chosen.\n"
-        "[lo, hi] = 95% Wilson interval. chance = P(a random guesser is right at least once in as many\n"
-        "tries as distinct chains evaluated) = mean of 1-(1-1/k)^E."
-    )
-    return f"{title}\n{_table(header, rows)}\n{note}"
-
-
-def format_level_summary(by_level: dict[Any, RunSummary]) -> str:
-    """One line per level: n, original accuracy, oracle accuracy (search, baseline) and chance."""
-    header = [
-        "level",
-        "n",
-        "original accuracy",
-        "oracle accuracy (search)",
-        "oracle accuracy (baseline)",
-        "chance",
-    ]
-    rows = [
-        [
-            str(level),
-            str(s.n),
-            _prop(s.original),
-            _prop(s.search.oracle_found),
-            _prop(s.baseline.oracle_found) if s.baseline else "-",
-            _pct(s.chance),
-        ]
-        for level, s in by_level.items()
-    ]
-    return _table(header, rows)

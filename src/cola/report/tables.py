@@ -6,7 +6,8 @@ import html
 import math
 
 from cola.engine.chain import distinct_layers, format_chain
-from cola.report.data import THIRDS, TRANSITIONS, ReportData, RunReport, SummaryRow, chain_key
+from cola.report.breakdowns import THIRDS, TRANSITIONS
+from cola.report.data import ReportData, RunReport, SummaryRow, chain_key
 
 
 def _pct(value: float | None) -> str:
@@ -27,7 +28,8 @@ def format_row_value(row: SummaryRow) -> str:
 
 
 def _columns(data: ReportData) -> list[tuple[RunReport, str]]:
-    return [(run, which) for run in data.runs for which in run.rows]
+    """Strategy columns of the breakdown tables: the search and its baseline, per run."""
+    return [(run, which) for run in data.runs for which in run.strategies]
 
 
 def _column_title(run: RunReport, which: str) -> str:
@@ -35,9 +37,9 @@ def _column_title(run: RunReport, which: str) -> str:
 
 
 def summary_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
-    """Header and body of the side-by-side summary table (one column per run and strategy)."""
-    columns = _columns(data)
-    header = ["statistic"] + [_column_title(run, which) for run, which in columns]
+    """Header and body of the side-by-side summary table (per run: each arm vs the gold and the decoy label)."""
+    columns = [(run, key) for run in data.runs for key in run.rows]
+    header = ["statistic"] + [run.titles[key] for run, key in columns]
     body = []
     labels = [(row.key, row.label) for row in columns[0][0].rows[columns[0][1]]] if columns else []
     for key, label in labels:
@@ -53,8 +55,32 @@ def summary_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
             for run, which in columns
         ]
     )
-    body.append(["samples"] + [str(run.strategies[which].n) for run, which in columns])
+    body.append(["samples"] + [str(_summary_n(run, key)) for run, key in columns])
     body.append(["layers in the model"] + [str(run.num_layers) for run, _ in columns])
+    return header, body
+
+
+def _summary_n(run: RunReport, key: str) -> int:
+    return dict(run.summary.columns())[key].n
+
+
+def reach_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    """Where each strategy looked: edit counts and lengths of every chain it evaluated."""
+    header = ["run: strategy", "chains", "mean edits", "median edits", "max edits", "shortest chain",
+              "mean length"]
+    body = []
+    for run, which in _columns(data):
+        s = run.strategies[which]
+        edits = sorted(s.edits)
+        body.append([
+            _column_title(run, which),
+            str(len(s.evaluated_lengths)),
+            _num(sum(edits) / len(edits)) if edits else "–",
+            str(edits[len(edits) // 2]) if edits else "–",
+            str(edits[-1]) if edits else "–",
+            str(min(s.evaluated_lengths)) if s.evaluated_lengths else "–",
+            _num(sum(s.evaluated_lengths) / len(s.evaluated_lengths)) if s.evaluated_lengths else "–",
+        ])
     return header, body
 
 

@@ -34,12 +34,12 @@ class SearchWorker:
     def __init__(self, config_json: dict[str, Any], device: str | None = None, crash_once: str | None = None):
         from cola.engine.model import ChainModel
         from cola.evaluation.scorer import ChainScorer
-        from cola.runs.config import RunConfig
-        from cola.tasks import get_task
+        from cola.runs.config import RunConfig, load_samples
 
         self.config = RunConfig.from_json(config_json)
         self.crash_once = crash_once
-        task = get_task(self.config.task)
+        task, samples = load_samples(self.config)
+        self.pool = [s.gold for s in samples]  # decoy labels are drawn from the run's answers, as locally
         model = ChainModel.from_pretrained(self.config.model, dtype=self.config.dtype, device=device)
         self.scorer = ChainScorer(model, task, self.config.eval)
 
@@ -50,7 +50,7 @@ class SearchWorker:
         from cola.runs.runner import search_sample
 
         self._maybe_crash(sample.id)
-        return search_sample(self.scorer, sample, self.config).to_json()
+        return search_sample(self.scorer, sample, self.config, pool=self.pool).to_json()
 
     def _maybe_crash(self, sample_id: str) -> None:
         if not self.crash_once:

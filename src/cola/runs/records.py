@@ -32,17 +32,26 @@ class SampleRecord:
     baseline: SearchOutcome | None = None  # random search with the same number of evaluations
     num_choices: int | None = None  # k for multiple choice, None for free-form answers
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"level": 3, "subject": "Algebra"}
+    decoy: str | None = None  # the decoy label every evaluation's decoy_reward grades against
+    # The main strategy again, rewarded against the decoy label; its evaluations keep both rewards
+    # (``reward`` vs gold, ``decoy_reward`` vs decoy), its best_chain is the decoy's.
+    decoy_search: SearchOutcome | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["original"] = self.original.to_json()
-        data["search"] = self.search.to_json()
-        data["baseline"] = self.baseline.to_json() if self.baseline is not None else None
+        for name in ("search", "baseline", "decoy_search"):
+            outcome = getattr(self, name)
+            data[name] = outcome.to_json() if outcome is not None else None
         return data
+
+    def outcome(self, arm: str) -> SearchOutcome | None:
+        """``"search"``, ``"baseline"`` or ``"decoy_search"``."""
+        return getattr(self, arm)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SampleRecord:
-        baseline = data.get("baseline")
+        baseline, decoy_search = data.get("baseline"), data.get("decoy_search")
         return cls(
             sample_id=str(data["sample_id"]),
             task=data["task"],
@@ -53,4 +62,6 @@ class SampleRecord:
             baseline=SearchOutcome.from_json(baseline) if baseline is not None else None,
             num_choices=data.get("num_choices"),
             meta=dict(data.get("meta") or {}),
+            decoy=data.get("decoy"),
+            decoy_search=SearchOutcome.from_json(decoy_search) if decoy_search is not None else None,
         )

@@ -1,8 +1,9 @@
 """The main job: run a chain search on every sample of a benchmark, resumably.
 
 For each sample the runner evaluates the full model (the *original* answer), runs the
-configured strategy (MCTS by default) and, unless disabled, a random-search baseline with
-the same number of distinct chain evaluations. Each sample's :class:`SampleRecord` is
+configured strategy (MCTS by default) and, unless disabled, a random baseline with the
+same number of distinct chains and the same reach (edit counts), and the same search
+rewarded against a decoy label (:mod:`cola.evaluation.decoy`). Each sample's :class:`SampleRecord` is
 appended atomically to the run directory as soon as it is done, so a run killed at any
 point resumes without losing or duplicating samples. Per-sample seeds derive from the run
 seed and the sample id, so results do not depend on order (local, resumed or Ray runs).
@@ -12,38 +13,48 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from cola.engine.chain import full_chain
 from cola.evaluation.batching import search_together
+from cola.evaluation.decoy import DecoyTarget, choose_decoy
 from cola.evaluation.scorer import ChainScorer
-from cola.runs.config import RunConfig, load_samples, sample_seed
+from cola.runs.config import RunConfig, decoy_seed, load_samples, sample_seed
 from cola.runs.records import SampleRecord
-from cola.search import get_strategy
+from cola.search import SearchOutcome, get_strategy
 
 
-def search_sample(scorer: ChainScorer, sample, config: RunConfig, evaluator=None) -> SampleRecord:
-    """Original answer, main search and same-budget random baseline for one sample.
+def search_sample(scorer: ChainScorer, sample, config: RunConfig, evaluator=None,
+                  pool: Sequence[str] = ()) -> SampleRecord:
+    """Every arm of one sample: the original answer, the main search, its random baseline and its decoy control.
 
+    The arms share the sample's evaluator (its memo of evaluated chains and its prefix
+    trie), so a chain any arm asks for is computed once. ``pool`` is the task's answer
+    distribution at hand (the run's gold answers), from which decoy labels are drawn.
     ``evaluator``: the sample's evaluator when the caller made it (e.g. one that batches
     its evaluations with other samples'); by default a fresh one.
     """
     task = scorer.task
     evaluator = evaluator or scorer.for_sample(sample)
     num_layers = scorer.model.num_layers
-    original = evaluator.evaluate([full_chain(num_layers)])[0]
+    original = evaluator.original()
+    evaluator.set_decoy(choose_decoy(task, sample, original, pool, decoy_seed(config.seed, sample.id)))
+    original = evaluator.original()  # now graded against the decoy too
     search_config = dataclasses.replace(config.search, seed=sample_seed(config.seed, sample.id))
-    start = time.perf_counter()
-    outcome = get_strategy(search_config.strategy)(evaluator, num_layers, search_config, original)
-    outcome.seconds = time.perf_counter() - start
-    baseline = None
+    outcome = _timed(config.search.strategy, evaluator, num_layers, search_config, original)
+    baseline = decoy_search = None
     if config.baseline:
-        budget = len(outcome.evaluations)
-        baseline_config = dataclasses.replace(search_config, strategy="random", simulations=budget)
-        start = time.perf_counter()
-        baseline = get_strategy("random")(evaluator, num_layers, baseline_config, original)
-        baseline.seconds = time.perf_counter() - start
+        baseline_config = dataclasses.replace(
+            search_config,
+            strategy=config.baseline_strategy,
+            simulations=len(outcome.evaluations),
+            match_edits=tuple(outcome.edits or ()),
+        )
+        baseline = _timed(config.baseline_strategy, evaluator, num_layers, baseline_config, original)
+    if config.decoy and evaluator.decoy is not None:
+        decoy_search = _timed(config.search.strategy, DecoyTarget(evaluator), num_layers, search_config,
+                              original.swapped())
+        decoy_search.evaluations = [e.swapped() for e in decoy_search.evaluations]
     return SampleRecord(
         sample_id=sample.id,
         task=task.name,
@@ -54,7 +65,16 @@ def search_sample(scorer: ChainScorer, sample, config: RunConfig, evaluator=None
         baseline=baseline,
         num_choices=task.num_choices(sample),
         meta=dict(sample.meta),
+        decoy=evaluator.decoy,
+        decoy_search=decoy_search,
     )
+
+
+def _timed(strategy: str, evaluator, num_layers: int, config, original) -> SearchOutcome:
+    start = time.perf_counter()
+    outcome = get_strategy(strategy)(evaluator, num_layers, config, original)
+    outcome.seconds = time.perf_counter() - start
+    return outcome
 
 
 def run_search(
@@ -65,12 +85,15 @@ def run_search(
     progress: bool = True,
     on_record: Callable[[SampleRecord], None] | None = None,
     concurrent_samples: int = 1,
+    limit: int | None = None,
 ) -> list[SampleRecord]:
     """Search every sample not yet in ``out_dir``; returns all records of the run.
 
     ``concurrent_samples > 1`` searches that many samples at once so their candidate
     chains share model passes (:mod:`cola.evaluation.batching`); records are appended as samples
-    finish, so their order in the run file may differ from the dataset order.
+    finish, so their order in the run file may differ from the dataset order. ``limit``
+    searches at most that many of the samples not done yet (the first ones in dataset
+    order), so a long run can grow in steps.
     """
     from cola.runs.store import RunStore
 
@@ -78,14 +101,15 @@ def run_search(
     store.create(config.to_json(), resume=resume)
     task, samples = load_samples(config)
     done = store.done_ids()
-    todo = [s for s in samples if s.id not in done]
+    todo = [s for s in samples if s.id not in done][:limit]
     if todo:
         if model is None:
             from cola.engine.model import ChainModel
 
             model = ChainModel.from_pretrained(config.model, dtype=config.dtype)
         scorer = ChainScorer(model, task, config.eval)
-        records = search_together(scorer, todo, lambda ev: search_sample(scorer, ev.sample, config, ev),
+        pool = [s.gold for s in samples]
+        records = search_together(scorer, todo, lambda ev: search_sample(scorer, ev.sample, config, ev, pool),
                                   concurrent_samples)
         for record in _progress((r for _, r in records), len(samples), len(done), scorer, progress):
             store.append(record)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from cola.engine.chain import Chain, distinct_layers, full_chain
 from cola.errors import ColaError
 from cola.evaluation.result import Evaluation
+from cola.search.actions import ActionSpace
 
 
 class ChainEvaluator(Protocol):
@@ -30,17 +31,22 @@ class SearchOutcome:
     strategy: str
     evaluations: list[Evaluation]  # distinct chains, in the order they were evaluated
     simulations: int  # search iterations run; the root evaluation is not one, and duplicates are free
-    best_chain: Chain | None  # shortest correct chain; ties by fewest distinct layers
+    best_chain: Chain | None  # shortest chain its reward calls correct; ties by fewest distinct layers
     seconds: float = 0.0
+    # Per evaluation: edits from the full chain when the strategy reached it (its reach); None: not recorded.
+    edits: list[int] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "strategy": self.strategy,
             "evaluations": [e.to_json() for e in self.evaluations],
             "simulations": self.simulations,
             "best_chain": list(self.best_chain) if self.best_chain is not None else None,
             "seconds": self.seconds,
         }
+        if self.edits is not None:
+            data["edits"] = list(self.edits)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchOutcome:
@@ -51,8 +57,8 @@ class SearchOutcome:
             simulations=int(data["simulations"]),
             best_chain=tuple(best) if best is not None else None,
             seconds=float(data.get("seconds", 0.0)),
+            edits=[int(d) for d in data["edits"]] if data.get("edits") is not None else None,
         )
-
 
 
 @dataclass
@@ -60,7 +66,7 @@ class SearchConfig:
     """Knobs of the chain search (defaults follow the paper's protocol)."""
 
     strategy: str = "mcts"
-    simulations: int = 200  # MCTS iterations; for "random": distinct chains, root included
+    simulations: int = 200  # MCTS iterations; for "random_nearby": distinct chains, root included
     exploration_c: float = math.sqrt(2)
     length_penalty: float = 5.0  # lambda in UCB: - lambda * len(chain) / num_layers
     random_expand_prob: float = 0.1
@@ -71,6 +77,8 @@ class SearchConfig:
     batch_size: int = 1  # leaves per round (virtual loss), evaluated in one evaluator call
     early_stop: bool = False  # stop once a correct chain shorter than the model is found
     seed: int = 0
+    # random_matched only: the edit count of every chain of the search it is compared with (set per sample).
+    match_edits: tuple[int, ...] = ()
 
     def max_length(self, num_layers: int) -> int:
         """``round(factor * L)`` with halves rounded up (not Python's banker's rounding)."""
@@ -97,6 +105,16 @@ class SearchConfig:
             values = tuple(getattr(self, name))
             if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
                 raise ColaError(f"{name} must be a non-empty list of positive integers, got {values!r}")
+
+
+def action_space(config: SearchConfig, num_layers: int) -> ActionSpace:
+    """The edit actions legal under ``config``'s length bounds (shared by every strategy)."""
+    return ActionSpace(
+        min_length=config.min_length,
+        max_length=config.max_length(num_layers),
+        block_sizes=tuple(config.block_sizes),
+        repeat_counts=tuple(config.repeat_counts),
+    )
 
 
 Strategy = Callable[[ChainEvaluator, int, SearchConfig, "Evaluation | None"], SearchOutcome]
@@ -155,6 +173,7 @@ class EvaluationCache:
         self.found_shorter_correct = False  # the early-stop signal, kept up to date by _store
         self.by_chain: dict[Chain, Evaluation] = {}
         self.order: list[Evaluation] = []
+        self.order_edits: list[int] = []  # per evaluation in ``order``: edits from the root when first reached
         root_chain = full_chain(num_layers)
         if root is None:
             root = self.evaluate([root_chain])[0]
@@ -163,13 +182,14 @@ class EvaluationCache:
                 f"root_evaluation is for chain {root.chain}, not the full chain 0..{num_layers - 1}"
             )
         else:
-            self._store(root)
+            self._store(root, 0)
         self.root = root
 
-    def _store(self, evaluation: Evaluation) -> None:
+    def _store(self, evaluation: Evaluation, edits: int) -> None:
         chain = tuple(evaluation.chain)
         self.by_chain[chain] = evaluation
         self.order.append(evaluation)
+        self.order_edits.append(edits)
         if evaluation.correct and len(chain) < self.num_layers:
             self.found_shorter_correct = True
 
@@ -179,8 +199,16 @@ class EvaluationCache:
     def __getitem__(self, chain: Chain) -> Evaluation:
         return self.by_chain[chain]
 
-    def evaluate(self, chains: Sequence[Chain]) -> list[Evaluation]:
-        """Evaluations of ``chains``; the new distinct ones go to the evaluator in ONE call."""
+    def evaluate(self, chains: Sequence[Chain], edits: Sequence[int] | None = None) -> list[Evaluation]:
+        """Evaluations of ``chains``; the new distinct ones go to the evaluator in ONE call.
+
+        ``edits[i]`` is how many edits from the root the strategy made to reach ``chains[i]``
+        (recorded for a chain's first evaluation; the root counts 0).
+        """
+        reached: dict[Chain, int] = {}
+        for chain, count in zip(chains, edits if edits is not None else [0] * len(chains)):
+            key = tuple(chain)
+            reached[key] = min(count, reached.get(key, count))
         new = [c for c in dict.fromkeys(tuple(c) for c in chains) if c not in self.by_chain]
         if new:
             self.calls += 1
@@ -190,5 +218,5 @@ class EvaluationCache:
             for chain, evaluation in zip(new, results):
                 if tuple(evaluation.chain) != chain:
                     raise RuntimeError(f"evaluator answered for chain {evaluation.chain} instead of {chain}")
-                self._store(evaluation)
+                self._store(evaluation, reached[chain])
         return [self.by_chain[tuple(c)] for c in chains]

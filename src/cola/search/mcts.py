@@ -35,12 +35,13 @@ from collections.abc import Iterator
 
 from cola.engine.chain import Chain, full_chain
 from cola.evaluation.result import Evaluation
-from cola.search.actions import Action, ActionSpace
+from cola.search.actions import Action
 from cola.search.base import (
     ChainEvaluator,
     EvaluationCache,
     SearchConfig,
     SearchOutcome,
+    action_space,
     best_chain,
     register_strategy,
 )
@@ -87,12 +88,7 @@ class MCTS:
         config.validate(num_layers)
         self.config = config
         self.num_layers = num_layers
-        self.space = ActionSpace(
-            min_length=config.min_length,
-            max_length=config.max_length(num_layers),
-            block_sizes=tuple(config.block_sizes),
-            repeat_counts=tuple(config.repeat_counts),
-        )
+        self.space = action_space(config, num_layers)
         self.rng = random.Random(config.seed)
         self.cache = EvaluationCache(evaluator, num_layers, root_evaluation)
         self.root = Node(full_chain(num_layers))
@@ -133,7 +129,7 @@ class MCTS:
                 node.visits += 1  # virtual loss: a visit whose reward (0) is filled in below
             path[-1].own += 1
             paths.append(path)
-        evaluations = self.cache.evaluate([path[-1].chain for path in paths])
+        evaluations = self.cache.evaluate([path[-1].chain for path in paths], edits=[len(p) - 1 for p in paths])
         for path, evaluation in zip(paths, evaluations):
             for node in path:
                 node.value += evaluation.reward
@@ -154,6 +150,7 @@ class MCTS:
             simulations=self.simulations,
             best_chain=best_chain(evaluations),
             seconds=time.perf_counter() - start,
+            edits=list(self.cache.order_edits),
         )
 
 

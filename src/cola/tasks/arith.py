@@ -92,3 +92,13 @@ class Arith(Task):
 
     def is_correct(self, answer: str | None, sample: Sample) -> bool:
         return numbers_equal(answer, sample.gold)
+
+    def wrong_answer(self, sample: Sample, rng: random.Random, pool: Sequence[str],
+                     exclude: str | None = None) -> str | None:
+        """The result of a random question of the same kind, differing from the gold (and ``exclude``)."""
+        operands = range(self.low, self.high + 1)
+        # One entry per operand pair, so answers are drawn with the task's own frequencies.
+        values = [str(OPERATIONS[self.op](a, b)) for a, b in itertools.product(operands, repeat=2)]
+        wrong = [v for v in values if not self.is_correct(v, sample)]
+        preferred = [v for v in wrong if not numbers_equal(v, exclude)] or wrong
+        return rng.choice(preferred) if preferred else None

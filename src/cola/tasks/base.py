@@ -9,6 +9,7 @@ and saying when greedy decoding can stop early without changing the answer
 
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,9 +18,15 @@ from typing import Any, ClassVar, Literal
 from cola.errors import ColaError, DatasetError
 from cola.tasks import sources
 
+PARTIAL_CHARACTER = "\ufffd"  # what decoding shows for a character whose bytes are incomplete
+
 Style = Literal["chat", "base"]
 Kind = Literal["multiple_choice", "generative"]
 STYLES: tuple[Style, ...] = ("chat", "base")
+
+
+class GradingTimeout(Exception):
+    """A grader gave up on an answer (e.g. a symbolic comparison ran out of time): counted wrong, recorded."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +175,9 @@ class Task(ABC):
         greedy decoding stop early with exactly the answer it would have produced.
         """
         stops = {s for style in STYLES for s in self.stop_strings(style)}
-        return self.settled(stable_prefix(generation, stops), sample)
+        # A trailing U+FFFD is a character whose UTF-8 bytes are not all decoded yet: the next
+        # token may complete it (into a digit, say), so judge only the text before it.
+        return self.settled(stable_prefix(generation.rstrip(PARTIAL_CHARACTER), stops), sample)
 
     def settled(self, text: str, sample: Sample) -> bool:
         """True only if ``extract_answer(text + s) == extract_answer(text)`` for every ``s``.
@@ -185,6 +194,18 @@ class Task(ABC):
     def num_choices(self, sample: Sample) -> int | None:
         """Number of choices (None for generative tasks): sets the chance-level accuracy."""
         return None
+
+    def wrong_answer(self, sample: Sample, rng: random.Random, pool: Sequence[str],
+                     exclude: str | None = None) -> str | None:
+        """A seeded wrong answer for ``sample`` (the decoy label), other than ``exclude`` when possible.
+
+        The default draws from ``pool`` (answers of the task's own distribution, e.g. other
+        samples' gold answers): any pool answer the grader does not accept for ``sample``.
+        None when the pool holds no wrong answer.
+        """
+        wrong = [a for a in sorted(set(pool)) if not self.is_correct(a, sample)]
+        preferred = [a for a in wrong if a != exclude] or wrong
+        return rng.choice(preferred) if preferred else None
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"

@@ -9,13 +9,16 @@ is ``math_verify.verify``, so ``\\frac{1}{2}``, ``\\dfrac12`` and ``0.5`` all ma
 
 from __future__ import annotations
 
+import logging
 import re
+import signal
 import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
 from cola.errors import DatasetError
-from cola.tasks.base import Sample, Style, Task, chat_prompt
+from cola.tasks.base import GradingTimeout, Sample, Style, Task, chat_prompt
 from cola.tasks.registry import register_task
 
 INSTRUCTION = "Solve the following math problem. Put the final answer in \\boxed{}."
@@ -24,6 +27,8 @@ SHOT = (
     "Problem: What is $\\frac{1}{2} + \\frac{1}{3}$?\n"
     "Solution: $\\frac{1}{2} + \\frac{1}{3} = \\frac{3}{6} + \\frac{2}{6} = \\boxed{\\frac{5}{6}}$.\n\n"
 )
+# math-verify warns once that we disabled its wall-clock timeouts: we bound CPU time instead.
+logging.getLogger("math_verify").setLevel(logging.ERROR)
 BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 
@@ -44,27 +49,65 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-def _timeout() -> int | None:
-    # math-verify's timeout uses SIGALRM, which only the main thread may set.
-    return 5 if threading.current_thread() is threading.main_thread() else None
+# Grading budget in CPU seconds of this process, not wall-clock seconds: a busy machine
+# slows the clock, not the CPU time a sympy comparison needs, so verdicts do not depend
+# on load. An expression that needs more is recorded as "grading timed out".
+GRADING_CPU_SECONDS = 10.0
+MAX_EXPRESSION_CHARS = 400  # longer "answers" are babble, not expressions: compared as text
+
+
+class _OutOfTime(BaseException):
+    """A BaseException, so that math-verify's own ``except Exception`` cannot turn it into "unparseable"."""
+
+
+@contextmanager
+def _cpu_time_limit(seconds: float):
+    """Raise GradingTimeout if the block uses more than ``seconds`` of CPU time (main thread only).
+
+    Off the main thread no signal can be delivered, so the block runs unbounded (it still
+    gives the same verdict; it may only take longer).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGVTALRM, expire)
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    try:
+        yield
+    except _OutOfTime:
+        raise GradingTimeout(f"math grading used more than {seconds:g} CPU seconds") from None
+    finally:
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        signal.signal(signal.SIGVTALRM, previous)
 
 
 @lru_cache(maxsize=4096)
 def _parsed(expression: str) -> tuple:
+    """math-verify's parse of ``\\boxed{expression}``; a timeout raises (and lru_cache keeps nothing)."""
     from math_verify import parse
 
-    return tuple(parse(f"\\boxed{{{expression}}}", parsing_timeout=_timeout()))
+    with _cpu_time_limit(GRADING_CPU_SECONDS):
+        return tuple(parse(f"\\boxed{{{expression}}}", parsing_timeout=None))
 
 
 def math_equal(gold: str, answer: str) -> bool:
     """``math_verify.verify`` of two answer expressions (LaTeX without ``$``)."""
     from math_verify import verify
 
+    if len(answer) > MAX_EXPRESSION_CHARS:
+        return gold.strip() == answer.strip()
     parsed_gold, parsed_answer = _parsed(gold), _parsed(answer)
     if not parsed_gold or not parsed_answer:
         return gold.strip() == answer.strip()
     try:
-        return bool(verify(list(parsed_gold), list(parsed_answer), timeout_seconds=_timeout()))
+        with _cpu_time_limit(GRADING_CPU_SECONDS):
+            return bool(verify(list(parsed_gold), list(parsed_answer), timeout_seconds=None))
+    except GradingTimeout:
+        raise
     except Exception:  # sympy can fail on exotic expressions: count as not equal
         return False
 
@@ -112,7 +155,10 @@ class MATH(Task):
         from math_verify import parse
 
         try:
-            parsed = parse(generation, parsing_timeout=_timeout())
+            with _cpu_time_limit(GRADING_CPU_SECONDS):
+                parsed = parse(generation, parsing_timeout=None)
+        except GradingTimeout:
+            raise
         except Exception:
             return None
         return str(parsed[1]) if len(parsed) > 1 and str(parsed[1]).strip() else None

@@ -1,8 +1,13 @@
-"""Random search: the null baseline MCTS must beat at the same evaluation budget.
+"""Nearby random search: random chains within four edits of the full chain, at a fixed budget.
 
-``config.simulations`` is the budget in DISTINCT chains evaluated, the root included
-(the runner passes the main search's ``len(evaluations)``), so both strategies pay the
-same model cost. A candidate is the root with ``d ~ U{1..4}`` random edits applied in
+This was cola's first null baseline. It cannot go where a deep tree search goes (MCTS
+reaches 9-12 edits at 200 simulations), so it is no longer the default baseline
+(:mod:`cola.search.random_matched` matches the search's reach); it stays available as
+``random_nearby`` for budgets without a search to match.
+
+``config.simulations`` is the budget in DISTINCT chains evaluated, the root included,
+so it pays the same model cost as a search with that many chains. A candidate is the
+root with ``d ~ U{1..4}`` random edits applied in
 sequence, each a uniformly random legal action of the current chain (the same action
 space as MCTS). Duplicates are free and skipped; when the reachable space is exhausted
 the search stops after ``MAX_DUPLICATE_STREAK`` duplicate proposals in a row instead of
@@ -23,6 +28,7 @@ from cola.search.base import (
     EvaluationCache,
     SearchConfig,
     SearchOutcome,
+    action_space,
     best_chain,
     register_strategy,
 )
@@ -34,13 +40,14 @@ MEMO_SIZE = 2048
 
 def propose(
     root: Chain, space: ActionSpace, rng: random.Random, memo: dict[Chain, list[Action]] | None = None
-) -> Chain:
-    """The root with 1..MAX_EDITS random legal edits (fewer if a chain has no legal edit).
+) -> tuple[Chain, int]:
+    """The root with 1..MAX_EDITS random legal edits (fewer if a chain has no legal edit), and the edits made.
 
     ``memo`` caches action lists: every candidate starts at the root, so its (largest)
     list would otherwise be rebuilt for every draw.
     """
     chain = root
+    made = 0
     for _ in range(rng.randint(1, MAX_EDITS)):
         if memo is None:
             actions = space.actions(chain)
@@ -53,11 +60,12 @@ def propose(
         if not actions:
             break
         chain = actions[rng.randrange(len(actions))].apply(chain)
-    return chain
+        made += 1
+    return chain, made
 
 
-@register_strategy("random")
-def random_search(
+@register_strategy("random_nearby")
+def random_nearby_search(
     evaluator: ChainEvaluator,
     num_layers: int,
     config: SearchConfig,
@@ -69,12 +77,7 @@ def random_search(
     """
     config.validate(num_layers)
     start = time.perf_counter()
-    space = ActionSpace(
-        min_length=config.min_length,
-        max_length=config.max_length(num_layers),
-        block_sizes=tuple(config.block_sizes),
-        repeat_counts=tuple(config.repeat_counts),
-    )
+    space = action_space(config, num_layers)
     rng = random.Random(config.seed)
     cache = EvaluationCache(evaluator, num_layers, root_evaluation)
     root = full_chain(num_layers)
@@ -86,22 +89,23 @@ def random_search(
         if config.early_stop and cache.found_shorter_correct:
             break
         want = min(config.batch_size, budget - len(cache.order))
-        pending: dict[Chain, None] = {}  # insertion-ordered set
+        pending: dict[Chain, int] = {}  # insertion-ordered: chain -> edits made
         while len(pending) < want and streak < MAX_DUPLICATE_STREAK:
-            candidate = propose(root, space, rng, memo)
+            candidate, made = propose(root, space, rng, memo)
             drawn += 1
             if candidate in cache or candidate in pending:
                 streak += 1
                 continue
             streak = 0
-            pending[candidate] = None
+            pending[candidate] = made
         if pending:
-            cache.evaluate(list(pending))
+            cache.evaluate(list(pending), edits=list(pending.values()))
     evaluations = list(cache.order)
     return SearchOutcome(
-        strategy="random",
+        strategy="random_nearby",
         evaluations=evaluations,
         simulations=drawn,
         best_chain=best_chain(evaluations),
         seconds=time.perf_counter() - start,
+        edits=list(cache.order_edits),
     )

@@ -1,0 +1,186 @@
+"""Reproduce the paper's tables on the embedded models, with the nulls beside them (resumable).
+
+The paper ("Skip a Layer or Loop It?", Li, Li & Zhou, 2025) reports, per benchmark, the
+full model's accuracy, the oracle accuracy of MCTS over chains of layers, the share of
+originally correct samples with a shorter correct chain (>75%) and of originally wrong
+samples fixed by some chain (>60%). This script measures the same at the paper's search
+protocol (200 simulations, lambda = 5, k, r in 1..4; MCTS rounds of 8 leaves under
+virtual loss) on both embedded models, each cell with its nulls: the reach-matched random
+baseline (same budget, same edit counts), the decoy-label control (the same MCTS rewarded
+by a wrong label) and the chance rate; and MCTS vs random at 25/50/100/200 simulations on
+one task (the budget curve).
+
+Every cell is a normal ``cola search`` run directory under ``results/paper/``. The script
+grows each cell in steps (``--target``: samples per cell after this invocation), so a
+killed or timed-out invocation loses at most the samples in flight, and a later one
+continues where it stopped. CPU and wall time per cell accumulate in ``timing.json``.
+
+    python benchmarks/reproduce_paper.py --target 12              # run / continue every cell to 12 samples
+    python benchmarks/reproduce_paper.py --table-only             # the tables from the committed records
+    cola report results/paper/<cell> ... --out results/paper/report   # (the script writes this report too)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cola.report.render import report
+from cola.report.stats import RunSummary, summarize
+from cola.runs import RunConfig, RunStore, run_search
+from cola.search import SearchConfig
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "paper"
+SIMULATIONS = 200
+BATCH = 8
+BUDGET_TASK = ("gemma3-270m", "arith")
+BUDGETS = (25, 50, 100)  # 200 is the main cell
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    task: str
+    max_samples: int  # the run's config: samples are searched in dataset order up to this many
+    simulations: int = SIMULATIONS
+    levels: tuple[int, ...] = ()
+    max_target: int | None = None  # cap on --target for expensive tasks (long generations)
+
+    @property
+    def name(self) -> str:
+        budget = "" if self.simulations == SIMULATIONS else f"-sims{self.simulations}"
+        return f"{self.model}-{self.task}{budget}"
+
+    def config(self) -> RunConfig:
+        data = "generated" if self.task == "arith" else "bundled"
+        return RunConfig(
+            model=self.model, task=self.task, data=data, samples=self.max_samples,
+            levels=list(self.levels) or None, seed=0, data_seed=0,
+            search=SearchConfig(simulations=self.simulations, batch_size=BATCH),
+        )
+
+
+MAIN_CELLS = [
+    Cell(model, task, 50)
+    for task in ("arith", "arc_easy", "arc_challenge")
+    for model in ("smollm2-135m", "gemma3-270m")
+] + [
+    Cell("smollm2-135m", "gsm8k", 50, max_target=4),
+    Cell("smollm2-135m", "math", 20, levels=(1, 2), max_target=4),
+]
+BUDGET_CELLS = [Cell(*BUDGET_TASK, 50, simulations=s) for s in BUDGETS]
+
+
+def _timing() -> dict:
+    path = RESULTS / "timing.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def grow(cell: Cell, target: int, models: dict, concurrent: int) -> None:
+    """Search the cell's next samples until it holds ``target`` records (capped by the cell)."""
+    from cola.engine import ChainModel
+
+    out = RESULTS / cell.name
+    goal = min(target, cell.max_samples, cell.max_target or target)
+    done = len(RunStore(out).load_records()) if (out / "records.jsonl").exists() else 0
+    if done >= goal:
+        return
+    if cell.model not in models:
+        models.clear()  # one model in memory at a time
+        models[cell.model] = ChainModel.from_pretrained(cell.model)
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    print(f"== {cell.name}: {done} -> {goal} samples", flush=True)
+    run_search(cell.config(), out, resume=True, model=models[cell.model], progress=True,
+               concurrent_samples=concurrent, limit=goal - done)
+    timing = _timing()
+    entry = timing.setdefault(cell.name, {"wall_seconds": 0.0, "cpu_seconds": 0.0})
+    entry["wall_seconds"] += time.perf_counter() - wall
+    entry["cpu_seconds"] += _cpu_seconds() - cpu
+    entry["samples"] = len(RunStore(out).load_records())
+    (RESULTS / "timing.json").write_text(json.dumps(timing, indent=2, sort_keys=True) + "\n")
+
+
+def _pct(p) -> str:
+    return "-" if not p.n else f"{100 * p.value:.0f}% ({p.successes}/{p.n})"
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def table_rows(cells: list[Cell]) -> list[tuple[Cell, RunSummary]]:
+    rows = []
+    for cell in cells:
+        out = RESULTS / cell.name
+        if (out / "records.jsonl").exists():
+            records = RunStore(out).load_records()
+            if records:
+                rows.append((cell, summarize(records)))
+    return rows
+
+
+def main_table(cells: list[Cell]) -> str:
+    """The paper's table: each rate for MCTS (oracle), the reach-matched baseline and the decoy control."""
+    lines = [
+        "| model | task | n | original acc. | oracle acc. (MCTS) | shorter: MCTS | shorter: random | shorter: decoy "
+        "| fixed: MCTS | fixed: random | fixed: decoy | mean best depth (MCTS) | chance |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for cell, s in table_rows(cells):
+        b, d = s.baseline, s.decoy
+        depth = _num(s.search.oracle_mean_length_correct)
+        chance = "n/a (free-form)" if s.chance is None else f"{100 * s.chance:.0f}%"
+        lines.append(
+            f"| {cell.model} | {cell.task} | {s.n} | {_pct(s.original)} | {_pct(s.search.oracle_found)} "
+            f"| {_pct(s.search.oracle_shorter)} | {_pct(b.oracle_shorter)} | {_pct(d.oracle_shorter)} "
+            f"| {_pct(s.search.oracle_fixed)} | {_pct(b.oracle_fixed)} | {_pct(d.oracle_fixed)} | {depth} | {chance} |"
+        )
+    return "\n".join(lines)
+
+
+def budget_table() -> str:
+    cells = BUDGET_CELLS + [Cell(*BUDGET_TASK, 50)]
+    lines = ["| simulations | n | shorter: MCTS | shorter: random | fixed: MCTS | fixed: random | chains/sample |",
+             "|---|---|---|---|---|---|---|"]
+    for cell, s in sorted(table_rows(cells), key=lambda item: item[0].simulations):
+        lines.append(f"| {cell.simulations} | {s.n} | {_pct(s.search.oracle_shorter)} | "
+                     f"{_pct(s.baseline.oracle_shorter)} | {_pct(s.search.oracle_fixed)} | "
+                     f"{_pct(s.baseline.oracle_fixed)} | {_num(s.search.mean_evaluations)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--target", type=int, default=12, help="samples per cell after this invocation")
+    parser.add_argument("--cells", default="all", help="all, main, budget, or comma-separated cell names")
+    parser.add_argument("--concurrent-samples", type=int, default=4)
+    parser.add_argument("--table-only", action="store_true", help="print the tables from the records; run nothing")
+    args = parser.parse_args()
+    cells = {"all": MAIN_CELLS + BUDGET_CELLS, "main": MAIN_CELLS, "budget": BUDGET_CELLS}.get(args.cells)
+    if cells is None:
+        wanted = set(args.cells.split(","))
+        cells = [c for c in MAIN_CELLS + BUDGET_CELLS if c.name in wanted]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if not args.table_only:
+        models: dict = {}
+        for cell in sorted(cells, key=lambda c: (c.model, c.task == "gsm8k" or c.task == "math")):
+            grow(cell, args.target, models, args.concurrent_samples)
+    print(main_table(MAIN_CELLS))
+    print()
+    print(budget_table())
+    done = [RESULTS / c.name for c in MAIN_CELLS + BUDGET_CELLS if (RESULTS / c.name / "records.jsonl").exists()]
+    if done and not args.table_only:
+        report(done, RESULTS / "report")
+
+
+if __name__ == "__main__":
+    main()

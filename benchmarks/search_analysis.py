@@ -1,0 +1,123 @@
+"""Is the search better than chance at its own objective? MCTS vs the reach-matched random arm, from records.
+
+For each run directory given (default: the main cells of ``results/paper``), on the
+shortening objective: the share of originally correct samples with a shorter correct
+chain for each arm with Wilson intervals, the paired outcome (samples only one arm
+shortened) with an exact two-sided sign test, and the shortest correct depth each arm
+found. Then what the records say about why: how many correct chains each arm evaluated
+per sample, how far from the full chain and how long its chains were, and how the UCB
+length penalty compares with the 0/1 reward it is added to.
+
+    python benchmarks/search_analysis.py                       # every cell under results/paper
+    python benchmarks/search_analysis.py results/paper/gemma3-270m-arith
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+from pathlib import Path
+
+from cola.report.stats import Proportion, oracle_best_chain
+from cola.runs import RunStore
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "paper"
+
+
+def sign_test(only_a: int, only_b: int) -> float:
+    """Exact two-sided binomial test of ``only_a`` vs ``only_b`` discordant pairs (p = 1/2)."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    k = min(only_a, only_b)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def _rate(p: Proportion) -> str:
+    if not p.n:
+        return "-"
+    return f"{100 * p.value:.0f}% [{100 * p.low:.0f}, {100 * p.high:.0f}] ({p.successes}/{p.n})"
+
+
+def shortening(records) -> dict:
+    """Paired shortening outcome of MCTS ("search") and its reach-matched baseline on originally correct samples."""
+    correct = [r for r in records if r.original.correct and r.baseline is not None]
+    wins = {"search": [], "baseline": []}
+    depths = {"search": [], "baseline": []}
+    for record in correct:
+        for arm in wins:
+            best = oracle_best_chain(record, getattr(record, arm))
+            wins[arm].append(best is not None and len(best) < record.num_layers)
+            depths[arm].append(len(best) if best is not None else record.num_layers)
+    only_search = sum(s and not b for s, b in zip(wins["search"], wins["baseline"]))
+    only_baseline = sum(b and not s for s, b in zip(wins["search"], wins["baseline"]))
+    return {
+        "n": len(correct),
+        "search": Proportion(sum(wins["search"]), len(correct)),
+        "baseline": Proportion(sum(wins["baseline"]), len(correct)),
+        "only_search": only_search,
+        "only_baseline": only_baseline,
+        "p": sign_test(only_search, only_baseline),
+        "depth_search": statistics.mean(depths["search"]) if correct else None,
+        "depth_baseline": statistics.mean(depths["baseline"]) if correct else None,
+    }
+
+
+def anatomy(records, arm: str) -> dict:
+    """Where an arm spent its budget: correct chains found, edits, lengths relative to the model."""
+    correct_counts, edits, shorter, longer = [], [], 0, 0
+    total = 0
+    for record in records:
+        outcome = getattr(record, arm)
+        if outcome is None:
+            continue
+        correct_counts.append(sum(e.correct for e in outcome.evaluations[1:]))
+        edits.extend(outcome.edits or [])
+        for evaluation in outcome.evaluations[1:]:
+            total += 1
+            shorter += len(evaluation.chain) < record.num_layers
+            longer += len(evaluation.chain) > record.num_layers
+    return {
+        "median_correct": statistics.median(correct_counts) if correct_counts else None,
+        "median_edits": statistics.median(edits) if edits else None,
+        "max_edits": max(edits) if edits else None,
+        "shorter": shorter / total if total else None,
+        "longer": longer / total if total else None,
+    }
+
+
+def analyse(path: Path) -> list[str]:
+    records = RunStore(path).load_records()
+    if not records or all(r.baseline is None for r in records):
+        return []
+    s = shortening(records)
+    mcts, rand = anatomy(records, "search"), anatomy(records, "baseline")
+    layers = records[0].num_layers
+    depth = "-" if s["depth_search"] is None else f"{s['depth_search']:.1f} vs {s['depth_baseline']:.1f}"
+    return [
+        f"| {path.name} | {s['n']} | {_rate(s['search'])} | {_rate(s['baseline'])} | "
+        f"{s['only_search']} / {s['only_baseline']} (p = {s['p']:.2f}) | {depth} (of {layers}) | "
+        f"{mcts['median_correct']} vs {rand['median_correct']} | {mcts['median_edits']} vs {rand['median_edits']} | "
+        f"{100 * mcts['shorter']:.0f}% / {100 * mcts['longer']:.0f}% vs "
+        f"{100 * rand['shorter']:.0f}% / {100 * rand['longer']:.0f}% |"
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="*", type=Path)
+    args = parser.parse_args()
+    runs = args.runs or sorted(p for p in RESULTS.iterdir() if (p / "records.jsonl").exists())
+    print("| run | orig. correct | shorter: MCTS | shorter: random (same reach) | only MCTS / only random "
+          "| mean best depth MCTS vs random | median correct chains found | median edits | "
+          "chains shorter / longer than the model |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path in runs:
+        for line in analyse(path):
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
