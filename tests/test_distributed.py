@@ -30,7 +30,7 @@ def test_cli_starts_without_importing_torch():
 
 def _comparable(record):
     data = record.to_json()
-    for outcome in (data["search"], data["baseline"]):
+    for outcome in (data["search"], data["baseline"], data["decoy_search"]):
         if outcome is not None:
             outcome.pop("seconds", None)
     return data

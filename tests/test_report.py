@@ -422,3 +422,11 @@ def test_partial_baseline_counts_only_records_that_ran_it(tmp_path):
     assert sum(b.transitions.values()) == 3
     written = write_report(data, tmp_path / "r")
     assert "1 (33.3%)" in written["markdown"].read_text()
+
+
+def test_transition_labels_claim_only_what_the_budget_showed():
+    """'original is optimal' overclaimed: a search only shows no shorter correct chain was found."""
+    labels = dict(TRANSITIONS)
+    assert "optimal" not in " ".join(labels.values())
+    assert "within the budget" in labels["correct_optimal"] and "within the budget" in labels["wrong_wrong"]
+    assert all(label.endswith("(oracle)") for label in labels.values())
