@@ -84,7 +84,8 @@ def _take_tokens(next_ids: list[int], rows, tokens, done, early, eos: set[int], 
 def _decode_lanes_for(model: ChainModel, rows: Sequence[Prefilled], active: list[int], next_ids: list[int],
                       tokens: list[list[int]], step_index: int, device) -> list[Lane]:
     """One new-token lane per active row; lanes of one group share that group's step inputs."""
-    hidden = model.embed(torch.tensor([[next_ids[i]] for i in active], device=device))
+    positions = torch.tensor([[rows[i].prompt_length + step_index] for i in active], device=device)
+    hidden = model.embed(torch.tensor([[next_ids[i]] for i in active], device=device), positions)
     lanes: list[Lane] = []
     by_group: dict[int, list[tuple[Lane, Prefilled]]] = {}
     for k, i in enumerate(active):
