@@ -315,6 +315,8 @@ def export_chain(
     out: str | Path,
     dtype: str = "float32",
     model=None,
+    device: str | None = "auto",
+    self_check: bool = True,
 ) -> Path:
     """Export ``chain_spec`` of ``model_name`` in ``fmt``; returns the written file or directory.
 
@@ -345,7 +347,7 @@ def export_chain(
     if model is None:
         from cola.engine.model import ChainModel
 
-        model = ChainModel.from_pretrained(model_name, dtype=dtype)
+        model = ChainModel.from_pretrained(model_name, dtype=dtype, device=device, self_check=self_check)
     chain = model.chain(chain_spec)
     if fmt == "hf":
         return export_hf(model, chain, out)

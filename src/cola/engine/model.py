@@ -202,6 +202,12 @@ class ChainModel:
             logits = torch.tanh(logits / cap) * cap
         return logits
 
+    def head_rows(self, hidden: Sequence[torch.Tensor], separate: bool = False) -> torch.Tensor:
+        """:meth:`head` of several ``[1, T, H]`` states: one batched call, or one call each (``separate``)."""
+        if separate:
+            return torch.cat([self.head(h) for h in hidden])
+        return self.head(torch.cat(list(hidden)))
+
     @staticmethod
     def positions_for(attention_mask: torch.Tensor | None, length: int, past: int, batch: int,
                       device) -> torch.Tensor:

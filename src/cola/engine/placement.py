@@ -29,19 +29,22 @@ class Placement:
 
     device: str  # "cpu", "cuda", "cuda:1", "mps"
     dtype: str  # a key of DTYPES
-    chosen: str = ""  # why, when ``auto`` decided
+    device_auto: bool = False  # chosen by ``auto``
+    dtype_auto: bool = False
 
     @property
     def torch_dtype(self) -> torch.dtype:
         return DTYPES[self.dtype]
 
     def describe(self) -> str:
-        """One line for the start of a command, e.g. ``device cpu, dtype float32 (auto: no CUDA GPU)``."""
+        """One line for the start of a command, e.g. ``device cpu (auto: no CUDA GPU), dtype float32 (auto)``."""
         name = self.device
         if self.device.startswith("cuda"):
             index = torch.device(self.device).index or 0
             name = f"{self.device} ({torch.cuda.get_device_name(index)})"
-        return f"device {name}, dtype {self.dtype}" + (f" ({self.chosen})" if self.chosen else "")
+        if self.device_auto:
+            name += " (auto: no CUDA GPU)" if self.device == "cpu" else " (auto)"
+        return f"device {name}, dtype {self.dtype}" + (" (auto)" if self.dtype_auto else "")
 
 
 def dtype_name(dtype: str | torch.dtype | None) -> str:
@@ -80,17 +83,22 @@ def _check_device(device: str) -> str:
 def resolve_placement(device: str | None = "auto", dtype: str | torch.dtype | None = "auto") -> Placement:
     """Resolve ``auto`` and check explicit choices against this machine."""
     device = str(device or "auto").lower()
-    notes = []
-    if device == "auto":
+    device_auto = device == "auto"
+    if device_auto:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        notes.append("auto: " + ("CUDA GPU present" if device == "cuda" else "no CUDA GPU"))
     else:
         device = _check_device(device)
     name = dtype_name(dtype)
-    if name == "auto":
+    dtype_auto = name == "auto"
+    if dtype_auto:
         if device.startswith("cuda"):
             name = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
         else:
             name = "float32"
-        notes.append(f"dtype auto: {name} on {device.partition(':')[0]}")
-    return Placement(device, name, "; ".join(notes))
+    return Placement(device, name, device_auto, dtype_auto)
+
+
+def concrete_dtype(dtype: str | torch.dtype | None, device: str | None = "auto") -> str:
+    """The dtype name a run records: ``auto`` resolved for ``device`` on this machine."""
+    name = dtype_name(dtype)
+    return resolve_placement(device, "auto").dtype if name == "auto" else name

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cola.evaluation.recheck import Recheck
 from cola.evaluation.result import Evaluation
 from cola.search.base import SearchOutcome
 
 # The whole schema of a run file, so readers of records need one import.
-__all__ = ["Evaluation", "SampleRecord", "SearchOutcome"]
+__all__ = ["Evaluation", "Recheck", "SampleRecord", "SearchOutcome"]
 
 
 @dataclass
@@ -32,12 +33,15 @@ class SampleRecord:
     baseline: SearchOutcome | None = None  # random search with the same number of evaluations
     num_choices: int | None = None  # k for multiple choice, None for free-form answers
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"level": 3, "subject": "Algebra"}
+    recheck: Recheck | None = None  # fast answers re-evaluated naively (``--recheck N``), if asked
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["original"] = self.original.to_json()
         data["search"] = self.search.to_json()
         data["baseline"] = self.baseline.to_json() if self.baseline is not None else None
+        if self.recheck is None:
+            del data["recheck"]  # records of runs without --recheck keep their old form
         return data
 
     @classmethod
@@ -53,4 +57,5 @@ class SampleRecord:
             baseline=SearchOutcome.from_json(baseline) if baseline is not None else None,
             num_choices=data.get("num_choices"),
             meta=dict(data.get("meta") or {}),
+            recheck=Recheck.from_json(data["recheck"]) if data.get("recheck") else None,
         )
