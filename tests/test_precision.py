@@ -22,7 +22,16 @@ from cola.evaluation.scorer import ChainScorer, EvalConfig
 from cola.tasks import get_task
 
 PROMPTS = ["The capital of France is", "Count: one, two, three, four,"]
-SPECS = ["0-12,12,13-29", "0-12,14-29", "0-29", "0-5,3-5,6-29"]  # shared prefixes, a loop, a skip
+SPECS = ["0-12,12,13-29", "0-12,14-29", "0-5,3-5,6-29"]  # shared prefixes, a loop, a skip
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """bfloat16 on a CPU: small matmuls split over threads cost more than they gain (equal results)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +59,9 @@ def test_exact_lanes_are_bitwise_the_one_at_a_time_path_in_bfloat16(smollm_bf16:
             rows += [Prefilled(lane, logits[i : i + 1], ids.shape[1]) for i, lane in enumerate(lanes)]
             for chain in chains:
                 naive_logits.append(model.forward(chain, ids, logits_to_keep=1)[:, -1])
-                naive_tokens.append(naive_generate(model, chain, ids, 5).token_ids)
+                naive_tokens.append(naive_generate(model, chain, ids, 4).token_ids)
         assert all(torch.equal(row.logits, ref) for row, ref in zip(rows, naive_logits))
-        decoded = decode_lanes(model, rows, 5, separate=True)  # both prompts' lanes decode together
+        decoded = decode_lanes(model, rows, 4, separate=True)  # both prompts' lanes decode together
     assert [g.token_ids for g in decoded.generations] == naive_tokens
 
 
@@ -69,17 +78,15 @@ def test_recheck_counts_answers_and_verdicts_that_differ(smollm: ChainModel):
     task = get_task("arith")
     sample = task.load(limit=1)[0]
     scorer = ChainScorer(smollm, task)
-    evaluations = scorer.for_sample(sample).evaluate([smollm.chain(spec) for spec in SPECS[:3]])
+    evaluations = scorer.for_sample(sample).evaluate([smollm.chain(spec) for spec in SPECS[:2]])
     naive = naive_scorer(scorer)
     assert naive.config.mode == "naive" and naive.config.style == scorer.config.style
     # float32: the fast answers are the naive ones
-    assert recheck_sample(naive, sample, evaluations, 10, seed=0) == Recheck(3, 0, 0)
+    assert recheck_sample(naive, sample, evaluations, 10, seed=0) == Recheck(2, 0, 0)
     # an evaluation whose answer and verdict are not what the naive path gives is counted
     wrong = dataclasses.replace(evaluations[1], answer="not an answer", reward=1.0 - evaluations[1].reward)
-    tampered = [evaluations[0], wrong, evaluations[2]]
-    assert recheck_sample(naive, sample, tampered, 10, seed=0) == Recheck(3, 1, 1)
-    # fewer than all: a seeded subset of the distinct chains
-    subset = recheck_sample(naive, sample, evaluations + evaluations, 2, seed=5)
-    assert subset.checked == 2 and subset == recheck_sample(naive, sample, evaluations, 2, seed=5)
+    assert recheck_sample(naive, sample, [evaluations[0], wrong], 10, seed=0) == Recheck(2, 1, 1)
+    # fewer than all: a subset of the distinct chains (repeats count once), chosen by the seed
+    assert recheck_sample(naive, sample, [wrong, evaluations[0], wrong], 1, seed=5).checked == 1
     with pytest.raises(ValueError, match="naive scorer"):
         recheck_sample(scorer, sample, evaluations, 1, seed=0)

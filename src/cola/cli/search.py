@@ -10,6 +10,8 @@ from cola.cli.placement import add_placement_arguments, placement_from_args
 from cola.cli.registry import command
 from cola.errors import ColaError
 
+DEFAULT_RECHECK = 4  # chains per sample re-evaluated naively by default in bfloat16/float16 (fast mode)
+
 
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="smollm2-135m")
@@ -32,8 +34,9 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=["fast", "naive", "exact"], default="fast",
                    help="exact: fast, but each chain in its own layer calls, so answers never depend on "
                    "batch-mates (in bfloat16/float16 fast ones can)")
-    p.add_argument("--recheck", type=int, default=0, metavar="N",
-                   help="re-evaluate N random chains per sample naively; cola summary reports the agreement")
+    p.add_argument("--recheck", type=int, default=None, metavar="N",
+                   help="re-evaluate N random chains per sample naively; cola summary reports the agreement "
+                   "(default: 4 with --mode fast in bfloat16/float16, else 0)")
     p.add_argument("--prefix-cache-mb", type=float, default=1024.0,
                    help="memory for cached prompt states, shared by the samples searched together")
     p.add_argument("--concurrent-samples", type=int, default=4,
@@ -85,10 +88,14 @@ def cmd_search(args) -> int:
 
     if args.concurrent_samples < 1:
         raise ColaError(f"--concurrent-samples must be at least 1, got {args.concurrent_samples}")
-    if args.recheck < 0 or (args.recheck and args.ray):
+    if args.recheck is not None and (args.recheck < 0 or (args.recheck and args.ray)):
         raise ColaError("--recheck must be >= 0, and is not available with --ray")
     placement = placement_from_args(args)
     config = dataclasses.replace(run_config_from_args(args), dtype=placement.dtype)
+    recheck = args.recheck
+    if recheck is None:  # reduced precision: every fast run measures its own agreement with the naive path
+        reduced = placement.dtype != "float32" and args.mode == "fast" and not args.ray
+        recheck = DEFAULT_RECHECK if reduced else 0
     if args.ray:
         from cola.runs.distributed import run_search_ray
 
@@ -97,7 +104,7 @@ def cmd_search(args) -> int:
     else:
         records = run_search(config, args.out, resume=args.resume, progress=not args.quiet,
                              concurrent_samples=args.concurrent_samples, device=placement.device,
-                             self_check=args.self_check, recheck=args.recheck)
+                             self_check=args.self_check, recheck=recheck)
     _print_summary(records, config.dtype)
     return 0
 

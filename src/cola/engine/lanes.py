@@ -72,15 +72,7 @@ def run_lanes(
             return work
         layer_index = min(lane.chain[lane.position] for lane in active)
         group = [lane for lane in active if lane.chain[lane.position] == layer_index]
-        leaders: dict[tuple, Lane] = {}
-        followers: list[tuple[Lane, Lane]] = []
-        for lane in group:
-            key = (id(lane.group), lane.history, lane.chain[: lane.position + 1])
-            if key in leaders:
-                followers.append((lane, leaders[key]))
-            else:
-                leaders[key] = lane
-        runners = list(leaders.values())
+        runners, followers = _leaders_and_followers(group)
         steps = {id(lane.step or step): lane.step or step for lane in runners}
         if len(runners) == 1 or separate:
             for lane in runners:
@@ -98,6 +90,19 @@ def run_lanes(
             if on_position is not None:
                 on_position(lane)
             lane.position += 1
+
+
+def _leaders_and_followers(group: Sequence[Lane]) -> tuple[list[Lane], list[tuple[Lane, Lane]]]:
+    """Lanes that compute, and ``(lane, leader)`` pairs of lanes that copy an identical state."""
+    leaders: dict[tuple, Lane] = {}
+    followers: list[tuple[Lane, Lane]] = []
+    for lane in group:
+        key = (id(lane.group), lane.history, lane.chain[: lane.position + 1])
+        if key in leaders:
+            followers.append((lane, leaders[key]))
+        else:
+            leaders[key] = lane
+    return list(leaders.values()), followers
 
 
 def _run_one(model: ChainModel, layer_index: int, lane: Lane, step: StepInputs) -> None:

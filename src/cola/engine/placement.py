@@ -80,6 +80,13 @@ def _check_device(device: str) -> str:
     return device
 
 
+def _native_bf16(device: str) -> bool:
+    """Whether the GPU computes bfloat16 natively (Ampere or later), not by emulation."""
+    index = torch.device(device).index
+    major, _ = torch.cuda.get_device_capability(index if index is not None else torch.cuda.current_device())
+    return major >= 8
+
+
 def resolve_placement(device: str | None = "auto", dtype: str | torch.dtype | None = "auto") -> Placement:
     """Resolve ``auto`` and check explicit choices against this machine."""
     device = str(device or "auto").lower()
@@ -92,7 +99,7 @@ def resolve_placement(device: str | None = "auto", dtype: str | torch.dtype | No
     dtype_auto = name == "auto"
     if dtype_auto:
         if device.startswith("cuda"):
-            name = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+            name = "bfloat16" if _native_bf16(device) else "float16"
         else:
             name = "float32"
     return Placement(device, name, device_auto, dtype_auto)
