@@ -95,11 +95,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on a GPU, float32 on the CPU), float32, ...")
     parser.add_argument("--fast-mode", choices=["fast", "exact"], default="fast",
                         help="exact: each chain in its own layer calls (identical to naive in any dtype)")
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = ChainModel.from_pretrained(args.model, dtype=args.dtype, device=args.device)
     must_match = model.dtype == torch.float32 or args.fast_mode == "exact"
     task = get_task(args.task)

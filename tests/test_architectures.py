@@ -12,6 +12,8 @@ refused with one line, and the self-check must catch a chain forward that misses
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from tiny_models import SUPPORTED, UNSUPPORTED, WINDOW, Arch, tiny_model, tiny_tokenizer
@@ -19,7 +21,7 @@ from transformers import AutoModelForCausalLM, DynamicCache
 
 from cola.engine import ChainModel, facts, unroll_model
 from cola.engine.anatomy import SLIDING
-from cola.errors import UnsupportedModelError
+from cola.errors import ColaError, UnsupportedModelError
 from cola.export import export_hf
 
 CHAINS = [(0, 2, 2, 1, 3), (0, 1, 1, 3)]  # re-order + repeat, skip + repeat
@@ -173,3 +175,15 @@ def test_self_check_refuses_a_deliberately_wrong_scale(monkeypatch):
     monkeypatch.setattr(ChainModel, "head", lambda self, hidden: head(self, hidden) * 1.01)
     with pytest.raises(UnsupportedModelError, match=r"^LlamaForCausalLM: chain forward differs .* float32"):
         ChainModel(model)
+
+
+def test_index_dependent_layers_run_exactly_but_are_not_exported_moved(tmp_path):
+    """GPT-2 with scale_attn_by_inverse_layer_idx: chains are exact, a moved layer's checkpoint is refused."""
+    gpt2 = next(a for a in SUPPORTED if a.name == "gpt2")
+    model = tiny_model(dataclasses.replace(gpt2, settings={**gpt2.settings, "scale_attn_by_inverse_layer_idx": True}))
+    cm = ChainModel(model, tiny_tokenizer())
+    with torch.inference_mode():
+        _check_cached_decoding(cm, unroll_model(model, CHAINS[0]).eval(), CHAINS[0], _ids(LENGTHS[0], 0))
+    with pytest.raises(ColaError, match="scale_attn_by_inverse_layer_idx"):
+        export_hf(cm, CHAINS[0], tmp_path / "moved")
+    export_hf(cm, (0, 1, 2, 3), tmp_path / "full")  # the full chain keeps every index

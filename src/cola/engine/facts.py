@@ -46,6 +46,11 @@ ALIBI_ARGUMENTS = ("alibi",)
 ALIBI_FLAGS = ("alibi",)
 # Layer arguments cola supplies on every call (the hidden states come first, by position).
 SUPPLIED_ARGUMENTS = frozenset({"attention_mask", "position_ids", "position_embeddings", *CACHE_KEYWORDS})
+# Config flags that make a layer's arithmetic depend on its index in the stack (GPT-2's
+# ``scale_attn_by_inverse_layer_idx`` divides attention scores by index + 1). A chain keeps
+# each layer's own scale, but a checkpoint of the unrolled chain, once reloaded, would
+# rescale every layer by its new position: such chains cannot be exported as checkpoints.
+INDEX_DEPENDENT_FLAGS = ("scale_attn_by_inverse_layer_idx",)
 # Per-layer attention kinds that run with a KV cache slot (``config.layer_types`` values).
 ATTENTION_KINDS = ("full_attention", "sliding_attention")
 
@@ -76,6 +81,7 @@ class ModelFacts:
     logit_multiplier: float | None = None
     logit_divisor: float | None = None
     logit_softcap: float | None = None
+    index_dependent: str | None = None  # the INDEX_DEPENDENT_FLAGS entry the config sets, if any
 
 
 def _config_value(config, names: Sequence[str]) -> float | None:
@@ -145,6 +151,7 @@ def read_facts(config, decoder: nn.Module, call: LayerCall) -> ModelFacts:
         logit_multiplier=_config_value(config, LOGIT_MULTIPLIERS),
         logit_divisor=_config_value(config, LOGIT_DIVISORS),
         logit_softcap=_config_value(config, LOGIT_SOFTCAPS),
+        index_dependent=next((flag for flag in INDEX_DEPENDENT_FLAGS if getattr(config, flag, False) is True), None),
     )
 
 
