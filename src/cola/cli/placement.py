@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from cola.engine.placement import Placement, resolve_placement
+if TYPE_CHECKING:  # pragma: no cover - the CLI starts without importing torch
+    from cola.engine.placement import Placement
 
 
 def add_placement_arguments(p: argparse.ArgumentParser, dtype_default: str | None = "auto",
@@ -26,6 +28,8 @@ def add_placement_arguments(p: argparse.ArgumentParser, dtype_default: str | Non
 
 def placement_from_args(args: argparse.Namespace, dtype: str | None = None) -> Placement:
     """Resolve ``--device`` and ``--dtype`` (or ``dtype``), print the choice once, return it."""
+    from cola.engine.placement import resolve_placement
+
     placement = resolve_placement(args.device, dtype if dtype is not None else args.dtype)
     print(f"cola: {placement.describe()}", file=sys.stderr)
     return placement

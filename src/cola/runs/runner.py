@@ -103,12 +103,17 @@ def run_search(
         naive = naive_scorer(scorer) if recheck > 0 else None
         for index, record in _progress(records, len(samples), len(done), scorer, progress):
             if naive is not None:  # here, in the thread that owns the model
-                tried = record.original, *record.search.evaluations, *(record.baseline.evaluations if record.baseline else ())
-                record.recheck = recheck_sample(naive, todo[index], tried, recheck, sample_seed(config.seed, record.sample_id))
+                _recheck(naive, todo[index], record, recheck, config.seed)
             store.append(record)
             if on_record is not None:
                 on_record(record)
     return store.load_records()
+
+
+def _recheck(naive: ChainScorer, sample, record: SampleRecord, count: int, run_seed: int) -> None:
+    """Re-evaluate ``count`` of the record's chains through the naive path (seeded by the sample)."""
+    tried = [record.original, *record.search.evaluations, *(record.baseline.evaluations if record.baseline else [])]
+    record.recheck = recheck_sample(naive, sample, tried, count, sample_seed(run_seed, record.sample_id))
 
 
 def _progress(records: Iterable[tuple[int, SampleRecord]], total, already, scorer,
