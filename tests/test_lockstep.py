@@ -39,9 +39,10 @@ def _reference_and_lanes(model: ChainModel, prompts: list[str], specs: list[str]
         for step in range(steps):
             lanes = []
             for i, (chain, cache) in enumerate(zip(chains, caches)):
-                hidden = model.embed(torch.tensor([[tokens[i][step]]]))
+                position = encoded[i].shape[1] + step
+                hidden = model.embed(torch.tensor([[tokens[i][step]]]), torch.tensor([[position]]))
                 lane = Lane(chain, cache, hidden, history=tuple(tokens[i][: step + 1]), group=groups[i])
-                lane.step = decode_step_inputs(model, [lane], hidden, encoded[i].shape[1] + step)
+                lane.step = decode_step_inputs(model, [lane], hidden, position)
                 lanes.append(lane)
             run_lanes(model, lanes)
             logits = model.head(torch.cat([lane.hidden for lane in lanes]))[:, -1]
@@ -85,9 +86,10 @@ def test_lanes_with_one_token_each_are_required_for_padding(smollm: ChainModel):
         cache = smollm.new_cache(chain)
         with torch.inference_mode():
             smollm.forward(chain, ids, cache=cache)
-            hidden = smollm.embed(torch.tensor([[7, 8]]))  # two tokens: not a decode step
+            positions = torch.tensor([[length, length + 1]])
+            hidden = smollm.embed(torch.tensor([[7, 8]]), positions)  # two tokens: not a decode step
             lane = Lane(chain, cache, hidden, group=object())
-            lane.step = smollm.prepare(hidden, None, torch.tensor([[length, length + 1]]), cache, ["full_attention"])
+            lane.step = smollm.prepare(hidden, None, positions, cache, ["full_attention"])
         lanes.append(lane)
     with pytest.raises(ValueError, match="exactly one new token"), torch.inference_mode():
         run_lanes(smollm, lanes)

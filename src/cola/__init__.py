@@ -15,6 +15,7 @@ _EXPORTS = {
     "ChainSpecError": "errors",
     "DatasetError": "errors",
     "ModelNotFoundError": "errors",
+    "UnsupportedModelError": "errors",
     "Chain": "engine.chain",
     "format_chain": "engine.chain",
     "parse_chain": "engine.chain",

@@ -27,3 +27,11 @@ class DatasetError(ColaError, ValueError):
 
 class RunConfigError(ColaError):
     """A run directory cannot be used with the requested configuration."""
+
+
+class UnsupportedModelError(ColaError):
+    """A model cola cannot run as a chain of layers exactly: refused at load, never silently wrong."""
+
+
+class PlacementError(ColaError, ValueError):
+    """A ``--device`` or ``--dtype`` that is unknown or not available on this machine."""

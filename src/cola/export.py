@@ -236,6 +236,7 @@ def export_peft(
     so the output is exactly the chain's). Otherwise only ``adapter_config.json`` is written.
     """
     chain = model.chain(chain) if not isinstance(chain, tuple) else validate_chain(chain, model.num_layers)
+    check_exportable(model, chain)
     layer_types = model.anatomy.layer_types
     ref = model_ref or model.name
     replication = peft_layer_replication(chain, layer_types)
@@ -272,11 +273,22 @@ def export_peft(
 
 
 # ---------------------------------------------------------------------------- hf
+def check_exportable(model, chain: Chain) -> None:
+    """Refuse a checkpoint export that would not compute the chain once reloaded."""
+    flag = model.anatomy.facts.index_dependent
+    if flag and chain != tuple(range(model.num_layers)):
+        raise ColaError(
+            f"chain {format_chain(chain)} cannot be exported as a checkpoint: this model sets {flag}, so a "
+            "layer's attention scale depends on its index and the reloaded model would rescale moved layers"
+        )
+
+
 def export_hf(model, chain: Sequence[int], out_dir: str | Path) -> Path:
     """Save the physically unrolled chain as a plain transformers checkpoint (+ tokenizer)."""
     from cola.engine.unroll import unroll_model
 
     chain = model.chain(chain) if not isinstance(chain, tuple) else validate_chain(chain, model.num_layers)
+    check_exportable(model, chain)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     unrolled = unroll_model(model.model, chain)
@@ -315,6 +327,8 @@ def export_chain(
     out: str | Path,
     dtype: str = "float32",
     model=None,
+    device: str | None = "auto",
+    self_check: bool = True,
 ) -> Path:
     """Export ``chain_spec`` of ``model_name`` in ``fmt``; returns the written file or directory.
 
@@ -345,7 +359,7 @@ def export_chain(
     if model is None:
         from cola.engine.model import ChainModel
 
-        model = ChainModel.from_pretrained(model_name, dtype=dtype)
+        model = ChainModel.from_pretrained(model_name, dtype=dtype, device=device, self_check=self_check)
     chain = model.chain(chain_spec)
     if fmt == "hf":
         return export_hf(model, chain, out)

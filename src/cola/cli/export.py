@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cola.cli.placement import add_placement_arguments, placement_from_args
 from cola.cli.registry import command
 from cola.export import FORMATS
 
@@ -17,7 +18,8 @@ def add_export_arguments(p) -> None:
         help="mergekit: passthrough YAML; hf: unrolled checkpoint; peft: layer_replication adapter",
     )
     p.add_argument("--out", required=True, help="output directory (mergekit: a .yaml file or a directory)")
-    p.add_argument("--dtype", default="float32", help="float32, float16 or bfloat16")
+    add_placement_arguments(p, dtype_help="dtype of the loaded and exported weights (mergekit: of the merge): "
+                            "auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16")
 
 
 @command("export", "export a chain: mergekit passthrough YAML, unrolled HF checkpoint, or PEFT adapter", add_export_arguments)
@@ -25,6 +27,8 @@ def cmd_export(args) -> int:
     from cola.engine.chain import format_chain, parse_chain
     from cola.export import export_chain
 
-    path = export_chain(args.model, args.chain, args.fmt, args.out, dtype=args.dtype)
+    placement = placement_from_args(args)
+    path = export_chain(args.model, args.chain, args.fmt, args.out, dtype=placement.dtype, device=placement.device,
+                        self_check=args.self_check)
     print(f"wrote {args.fmt} export of chain {format_chain(parse_chain(args.chain))} to {path}")
     return 0

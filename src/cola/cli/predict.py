@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from cola.cli.placement import add_placement_arguments, placement_from_args
 from cola.cli.registry import command
 from cola.errors import ColaError
 
@@ -43,7 +44,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help="dataset chain objective: train accuracy - penalty * len/L",
     )
     p.add_argument("--train-samples", type=int, default=None, help="dataset search: first N training samples")
-    p.add_argument("--dtype", default=None, help="default: the run's dtype")
+    add_placement_arguments(p, dtype_default=None, dtype_help="default: the run's dtype; or auto, float32, "
+                            "bfloat16, float16")
     p.add_argument("--quiet", action="store_true")
 
 
@@ -67,6 +69,8 @@ def _prepare(args):
         data_seed=run.config.questions_seed if args.seed is None else args.seed,
         dtype=args.dtype or run.config.dtype,
     )
+    placement = placement_from_args(args, test_config.dtype)
+    test_config = dataclasses.replace(test_config, dtype=placement.dtype)
     if test_config.task != run.config.task:
         raise ColaError(f"the run is on task {run.config.task}, not {test_config.task}")
     task, samples = load_samples(test_config)
@@ -75,7 +79,8 @@ def _prepare(args):
         raise ColaError("every test sample also occurs in the training run: pick a disjoint split/data/seed")
     if dropped:
         print(f"# dropped {dropped} test samples that also occur in the training run", file=sys.stderr)
-    model = ChainModel.from_pretrained(test_config.model, dtype=test_config.dtype)
+    model = ChainModel.from_pretrained(test_config.model, dtype=placement.dtype, device=placement.device,
+                                       self_check=args.self_check)
     scorer = ChainScorer(model, task, run.config.eval)
     options = FitOptions(
         layer=args.layer,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cola.cli.placement import add_placement_arguments, placement_from_args
 from cola.cli.registry import command
 
 
@@ -14,8 +15,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", required=True, help="prompt text (use --chat to wrap it in the chat template)")
     p.add_argument("--chat", action="store_true", help="apply the tokenizer's chat template to the prompt")
     p.add_argument("--max-new-tokens", type=int, default=64)
-    p.add_argument("--dtype", default="float32")
-    p.add_argument("--device", default=None)
+    add_placement_arguments(p)
 
 
 @command("run", "generate text with a chain of layers", add_run_arguments)
@@ -25,7 +25,9 @@ def cmd_run(args) -> int:
 
     if args.chain is not None:
         parse_chain(args.chain)  # fail on a malformed spec before loading any weights
-    model = ChainModel.from_pretrained(args.model, dtype=args.dtype, device=args.device)
+    placement = placement_from_args(args)
+    model = ChainModel.from_pretrained(args.model, dtype=placement.dtype, device=placement.device,
+                                       self_check=args.self_check)
     chain = model.chain(args.chain)
     prompt = args.prompt
     if args.chat:

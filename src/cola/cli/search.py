@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 
+from cola.cli.placement import add_placement_arguments, placement_from_args
 from cola.cli.registry import command
 from cola.errors import ColaError
+
+DEFAULT_RECHECK = 4  # chains per sample re-evaluated naively by default in bfloat16/float16 (fast mode)
 
 
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,7 +36,12 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scoring", choices=["generate", "choice"], default="generate")
     p.add_argument("--style", choices=["auto", "chat", "base"], default="auto")
     p.add_argument("--max-new-tokens", type=int, default=None)
-    p.add_argument("--mode", choices=["fast", "naive"], default="fast")
+    p.add_argument("--mode", choices=["fast", "naive", "exact"], default="fast",
+                   help="exact: fast, but each chain in its own layer calls, so answers never depend on "
+                   "batch-mates (in bfloat16/float16 fast ones can)")
+    p.add_argument("--recheck", type=int, default=None, metavar="N",
+                   help="re-evaluate N random chains per sample naively; cola summary reports the agreement "
+                   "(default: 4 with --mode fast in bfloat16/float16, else 0)")
     p.add_argument("--prefix-cache-mb", type=float, default=1024.0,
                    help="memory for cached prompt states, shared by the samples searched together")
     p.add_argument("--concurrent-samples", type=int, default=4,
@@ -41,7 +50,7 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-seed", type=int, default=None,
                    help="picks generated questions (arith; default: --seed), so search variance can be "
                         "measured on fixed questions")
-    p.add_argument("--dtype", default="float32")
+    add_placement_arguments(p)
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue an existing run directory")
     p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
@@ -86,13 +95,18 @@ def run_config_from_args(args):
 
 @command("search", "search chains of layers per sample (MCTS, random baseline, decoy control), resumable", add_search_arguments)
 def cmd_search(args) -> int:
-    from cola.report.stats import summarize
-    from cola.report.text import format_summary
     from cola.runs.runner import run_search
 
-    config = run_config_from_args(args)
     if args.concurrent_samples < 1:
         raise ColaError(f"--concurrent-samples must be at least 1, got {args.concurrent_samples}")
+    if args.recheck is not None and (args.recheck < 0 or (args.recheck and args.ray)):
+        raise ColaError("--recheck must be >= 0, and is not available with --ray")
+    placement = placement_from_args(args)
+    config = dataclasses.replace(run_config_from_args(args), dtype=placement.dtype)
+    recheck = args.recheck
+    if recheck is None:  # reduced precision: every fast run measures its own agreement with the naive path
+        reduced = placement.dtype != "float32" and args.mode == "fast" and not args.ray
+        recheck = DEFAULT_RECHECK if reduced else 0
     if args.ray:
         from cola.runs.distributed import run_search_ray
 
@@ -100,10 +114,21 @@ def cmd_search(args) -> int:
                                  workers=args.workers, progress=not args.quiet)
     else:
         records = run_search(config, args.out, resume=args.resume, progress=not args.quiet,
-                             concurrent_samples=args.concurrent_samples)
-    print(format_summary(summarize(records)))
+                             concurrent_samples=args.concurrent_samples, device=placement.device,
+                             self_check=args.self_check, recheck=recheck)
+    _print_summary(records, config.dtype)
     return 0
 
+
+def _print_summary(records, dtype: str | None) -> None:
+    from cola.report.recheck import format_recheck
+    from cola.report.stats import summarize
+    from cola.report.text import format_summary
+
+    print(format_summary(summarize(records)))
+    line = format_recheck(records, dtype)
+    if line:
+        print(line)
 
 
 def add_summary_arguments(p: argparse.ArgumentParser) -> None:
@@ -112,12 +137,11 @@ def add_summary_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("summary", "print oracle statistics of a run beside its random baseline, decoy control and chance", add_summary_arguments)
 def cmd_summary(args) -> int:
-    from cola.report.stats import summarize
-    from cola.report.text import format_summary
     from cola.runs.store import RunStore
 
-    records = RunStore(args.run).load_records()
+    store = RunStore(args.run)
+    records = store.load_records()
     if not records:
         raise ColaError(f"no records in {args.run}")
-    print(format_summary(summarize(records)))
+    _print_summary(records, (store.load_config() or {}).get("dtype"))
     return 0

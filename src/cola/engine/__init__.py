@@ -1,7 +1,10 @@
 """The engine: running a pretrained decoder-only model as a chain of its own layers.
 
 Owns chain specs (:mod:`~cola.engine.chain`), finding a model's parts
-(:mod:`~cola.engine.anatomy`), loading models (:mod:`~cola.engine.loading`), the chain
+(:mod:`~cola.engine.anatomy`) and the steps its forward adds around the layer stack, as
+data (:mod:`~cola.engine.facts`), the self-check against the model's own forward when a
+model is wrapped (:mod:`~cola.engine.selfcheck`), device and dtype
+(:mod:`~cola.engine.placement`), loading models (:mod:`~cola.engine.loading`), the chain
 forward with one KV slot per chain position (:mod:`~cola.engine.model`,
 :mod:`~cola.engine.state`), lock-step lanes and the greedy decoder
 (:mod:`~cola.engine.lanes`, :mod:`~cola.engine.decoding`) and the physically unrolled
@@ -20,6 +23,10 @@ _EXPORTS = {
     "validate_chain": "chain",
     "ModelAnatomy": "anatomy",
     "inspect_model": "anatomy",
+    "ModelFacts": "facts",
+    "check_against_stock": "selfcheck",
+    "Placement": "placement",
+    "resolve_placement": "placement",
     "EMBEDDED_MODELS": "loading",
     "load_model_and_tokenizer": "loading",
     "ChainModel": "model",

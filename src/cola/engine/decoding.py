@@ -84,7 +84,8 @@ def _take_tokens(next_ids: list[int], rows, tokens, done, early, eos: set[int], 
 def _decode_lanes_for(model: ChainModel, rows: Sequence[Prefilled], active: list[int], next_ids: list[int],
                       tokens: list[list[int]], step_index: int, device) -> list[Lane]:
     """One new-token lane per active row; lanes of one group share that group's step inputs."""
-    hidden = model.embed(torch.tensor([[next_ids[i]] for i in active], device=device))
+    positions = torch.tensor([[rows[i].prompt_length + step_index] for i in active], device=device)
+    hidden = model.embed(torch.tensor([[next_ids[i]] for i in active], device=device), positions)
     lanes: list[Lane] = []
     by_group: dict[int, list[tuple[Lane, Prefilled]]] = {}
     for k, i in enumerate(active):
@@ -100,8 +101,12 @@ def _decode_lanes_for(model: ChainModel, rows: Sequence[Prefilled], active: list
     return lanes
 
 
-def decode_lanes(model: ChainModel, rows: Sequence[Prefilled], max_new_tokens: int) -> Decoded:
-    """Greedy decoding of every prefilled lane in lock-step (see the module docstring)."""
+def decode_lanes(model: ChainModel, rows: Sequence[Prefilled], max_new_tokens: int, separate: bool = False) -> Decoded:
+    """Greedy decoding of every prefilled lane in lock-step (see the module docstring).
+
+    ``separate``: every lane gets its own layer and LM-head calls, so no lane's arithmetic
+    depends on its batch-mates (:func:`cola.engine.lanes.run_lanes`).
+    """
     tokenizer = model.tokenizer
     eos = set(model.eos_ids())
     tokens: list[list[int]] = [[] for _ in rows]
@@ -118,9 +123,9 @@ def decode_lanes(model: ChainModel, rows: Sequence[Prefilled], max_new_tokens: i
         if not active or step_index == max_new_tokens - 1:
             break
         lanes = _decode_lanes_for(model, rows, active, next_ids, tokens, step_index, logits.device)
-        result.layer_forwards += run_lanes(model, lanes)
+        result.layer_forwards += run_lanes(model, lanes, separate=separate)
         result.steps += len(active)
         logits = logits.clone()
-        logits[active] = model.head(torch.cat([lane.hidden for lane in lanes]))[:, -1]
+        logits[active] = model.head_rows([lane.hidden for lane in lanes], separate)[:, -1]
     result.generations = [Generation(tokenizer.decode(t), t, e) for t, e in zip(tokens, early)]
     return result

@@ -48,6 +48,7 @@ def run_lanes(
     lanes: Sequence[Lane],
     step: StepInputs | None = None,
     on_position: Callable[[Lane], None] | None = None,
+    separate: bool = False,
 ) -> int:
     """Run every lane to the end of its chain; returns how many lane-layer computations ran.
 
@@ -59,6 +60,9 @@ def run_lanes(
     Lanes with different step inputs (one new token each, different prompts) run in one
     call with their caches left-padded to a common length and masked.
     ``on_position(lane)`` is called after each position a lane completes (before it advances).
+    ``separate``: every computing lane gets its own layer call (batch of one), so its
+    arithmetic does not depend on which other lanes run beside it (in bfloat16 a batched
+    call may round differently); lanes with identical states still share one result.
     """
     work = 0
     masks: dict[tuple, torch.Tensor | None] = {}  # padded-call masks by (kind, row lengths)
@@ -68,18 +72,11 @@ def run_lanes(
             return work
         layer_index = min(lane.chain[lane.position] for lane in active)
         group = [lane for lane in active if lane.chain[lane.position] == layer_index]
-        leaders: dict[tuple, Lane] = {}
-        followers: list[tuple[Lane, Lane]] = []
-        for lane in group:
-            key = (id(lane.group), lane.history, lane.chain[: lane.position + 1])
-            if key in leaders:
-                followers.append((lane, leaders[key]))
-            else:
-                leaders[key] = lane
-        runners = list(leaders.values())
+        runners, followers = _leaders_and_followers(group)
         steps = {id(lane.step or step): lane.step or step for lane in runners}
-        if len(runners) == 1:
-            _run_one(model, layer_index, runners[0], runners[0].step or step)
+        if len(runners) == 1 or separate:
+            for lane in runners:
+                _run_one(model, layer_index, lane, lane.step or step)
         elif len(steps) == 1:
             _run_stacked(model, layer_index, runners, next(iter(steps.values())))
         else:
@@ -93,6 +90,19 @@ def run_lanes(
             if on_position is not None:
                 on_position(lane)
             lane.position += 1
+
+
+def _leaders_and_followers(group: Sequence[Lane]) -> tuple[list[Lane], list[tuple[Lane, Lane]]]:
+    """Lanes that compute, and ``(lane, leader)`` pairs of lanes that copy an identical state."""
+    leaders: dict[tuple, Lane] = {}
+    followers: list[tuple[Lane, Lane]] = []
+    for lane in group:
+        key = (id(lane.group), lane.history, lane.chain[: lane.position + 1])
+        if key in leaders:
+            followers.append((lane, leaders[key]))
+        else:
+            leaders[key] = lane
+    return list(leaders.values()), followers
 
 
 def _run_one(model: ChainModel, layer_index: int, lane: Lane, step: StepInputs) -> None:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from cola.errors import ModelNotFoundError
+from cola.engine.placement import resolve_placement
+from cola.errors import ModelNotFoundError, UnsupportedModelError
 
 DEFAULT_MODEL = "smollm2-135m"
 
@@ -90,18 +91,6 @@ def cache_root() -> Path:
     return Path(user_cache_dir("cola"))
 
 
-def parse_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    names = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
-             "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
-    if dtype is None or dtype == "auto":
-        return torch.float32
-    if dtype not in names:
-        raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(names)}")
-    return names[dtype]
-
-
 def _materialize_embedded(spec: EmbeddedModel) -> Path:
     """Return a directory with the de-quantized model, building it once from the GGUF file."""
     target = cache_root() / "models" / spec.cache_key
@@ -143,17 +132,37 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-def load_model_and_tokenizer(name: str = DEFAULT_MODEL, dtype: str | torch.dtype | None = None,
-                             device: str | None = None):
-    """Load a causal LM and its tokenizer, with a clear error when it cannot be found offline."""
+def _refuse_non_causal(path: str, offline: bool) -> None:
+    """One line for a model that has no decoder-only causal-LM class (T5, BERT, ...), before any weights load."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    try:
+        config = AutoConfig.from_pretrained(path, local_files_only=offline)
+    except (OSError, ValueError):
+        return  # not found: reported by the model load below, with the embedded names
+    kind = type(config).__name__
+    if getattr(config, "is_encoder_decoder", False):
+        raise UnsupportedModelError(f"{kind}: encoder-decoder models are not supported: cola runs the layer "
+                                    "stack of a decoder-only model")
+    if getattr(config, "model_type", None) not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise UnsupportedModelError(f"{kind}: transformers has no causal-LM class for model type "
+                                    f"{getattr(config, 'model_type', None)!r}; cola runs decoder-only causal LMs")
+
+
+def load_model_and_tokenizer(name: str = DEFAULT_MODEL, dtype: str | torch.dtype | None = "auto",
+                             device: str | None = "auto"):
+    """Load a causal LM and its tokenizer on ``device`` in ``dtype`` (see :mod:`cola.engine.placement`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    placement = resolve_placement(device, dtype)
     hf_logging.disable_progress_bar()  # weight-loading bars drown cola's own progress output
     path = resolve_model_path(name)
     # Read the offline switch now, not at import time, so a caller (or test) can set it late.
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    kwargs = {"dtype": parse_dtype(dtype), "local_files_only": offline}
+    _refuse_non_causal(path, offline)
+    kwargs = {"dtype": placement.torch_dtype, "local_files_only": offline}
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline)
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
@@ -167,8 +176,8 @@ def load_model_and_tokenizer(name: str = DEFAULT_MODEL, dtype: str | torch.dtype
             f"and not loadable from the Hugging Face hub or its offline cache ({reason})"
         ) from None
     model.eval()
-    if device:
-        model.to(device)
+    if placement.device != "cpu":
+        model.to(placement.device)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

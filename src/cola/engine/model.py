@@ -14,9 +14,11 @@ decodes with the same lock-step decoder the evaluator uses (:mod:`cola.engine.de
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
+from torch import nn
 from transformers.cache_utils import Cache
 from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 
@@ -29,20 +31,42 @@ from cola.engine.state import ChainCache, SlotView, StepInputs
 class ChainModel:
     """A causal LM whose forward pass runs a chain of its own decoder layers."""
 
-    def __init__(self, model, tokenizer=None, name: str | None = None):
-        self.model = model
+    def __init__(self, model, tokenizer=None, name: str | None = None, self_check: bool = True):
+        """Wrap ``model`` (put in eval mode) and, unless ``self_check=False``, verify it.
+
+        The self-check (:mod:`cola.engine.selfcheck`) runs the full chain against the
+        model's own forward on a small probe and raises
+        :class:`~cola.errors.UnsupportedModelError` if they differ beyond the dtype's
+        tolerance. Skipping it prints a warning: chains are then unverified.
+        """
+        self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name or getattr(model.config, "_name_or_path", type(model).__name__)
         self.anatomy: ModelAnatomy = inspect_model(model)
         self.config = text_config(model.config)
+        self.self_check_diff: float | None = None  # max |logit difference| the self-check measured
+        if self_check:
+            from cola.engine.selfcheck import check_against_stock
+
+            self.self_check_diff = check_against_stock(self)
+        else:
+            warnings.warn(
+                f"cola: self-check skipped for {type(model).__name__}: chain logits are not verified "
+                "against the model's own forward", UserWarning, stacklevel=2)
 
     @classmethod
-    def from_pretrained(cls, name: str = "smollm2-135m", dtype=None, device: str | None = None) -> ChainModel:
-        """Load an embedded model (``smollm2-135m``, ``gemma3-270m``), a local dir or a hub id."""
+    def from_pretrained(cls, name: str = "smollm2-135m", dtype: str | torch.dtype | None = "auto",
+                        device: str | None = "auto", self_check: bool = True) -> ChainModel:
+        """Load an embedded model (``smollm2-135m``, ``gemma3-270m``), a local dir or a hub id.
+
+        ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``) and ``dtype`` (``auto``,
+        ``float32``, ``bfloat16``, ``float16``): ``auto`` is CUDA in bfloat16 (float16 where
+        bf16 is unsupported) when a GPU is present, else the CPU in float32.
+        """
         from cola.engine.loading import load_model_and_tokenizer
 
         model, tokenizer = load_model_and_tokenizer(name, dtype=dtype, device=device)
-        return cls(model, tokenizer, name=name)
+        return cls(model, tokenizer, name=name, self_check=self_check)
 
     # ----------------------------------------------------------------- basics
     @property
@@ -52,6 +76,10 @@ class ChainModel:
     @property
     def device(self) -> torch.device:
         return self.anatomy.embed.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.anatomy.embed.weight.dtype
 
     def chain(self, spec: str | Sequence[int] | None) -> Chain:
         """Parse and bound-check a chain spec against this model; ``None`` is the full model."""
@@ -71,8 +99,23 @@ class ChainModel:
         return list(ids) if isinstance(ids, (list, tuple)) else [ids]
 
     # ------------------------------------------------------------ forward parts
-    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.anatomy.embed(input_ids)
+    def embed(self, input_ids: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+        """The hidden states entering layer 0 for tokens at ``position_ids``, as the model makes them.
+
+        Besides the lookup: an embedding multiplier (Granite), an input projection (OPT)
+        and learned absolute positions (GPT-2, OPT), as :class:`~cola.engine.facts.ModelFacts`
+        found them.
+        """
+        facts = self.anatomy.facts
+        hidden = self.anatomy.embed(input_ids)
+        if facts.embedding_multiplier is not None:
+            hidden = hidden * facts.embedding_multiplier
+        if facts.project_in is not None:
+            hidden = facts.project_in(hidden)
+        if facts.position_table is not None:
+            positions = position_ids + facts.position_offset
+            hidden = hidden + nn.Embedding.forward(facts.position_table, positions).to(hidden.device)
+        return hidden
 
     def prepare(
         self,
@@ -115,13 +158,17 @@ class ChainModel:
                    slot: int) -> torch.Tensor:
         """Run pretrained layer ``layer_index`` at chain position ``slot`` (its KV goes to that slot)."""
         kind = self.anatomy.layer_types[layer_index]
-        output = self.anatomy.layers[layer_index](
-            hidden,
-            attention_mask=step.masks[kind],
-            position_embeddings=step.position_embeddings.get(kind),
-            position_ids=step.position_ids,
-            cache=SlotView(cache, slot) if cache is not None else None,
-        )
+        call = self.anatomy.facts.layer_call
+        kwargs = {call.cache_keyword: SlotView(cache, slot) if cache is not None else None,
+                  "attention_mask": step.masks[kind]}
+        rotary = step.position_embeddings.get(kind)
+        if rotary is not None:
+            kwargs["position_embeddings"] = rotary
+        if call.accepts("position_ids"):
+            kwargs["position_ids"] = step.position_ids
+        for name in call.null_arguments:
+            kwargs[name] = None
+        output = self.anatomy.layers[layer_index](hidden, **kwargs)
         return output[0] if isinstance(output, tuple) else output
 
     def run_layers(
@@ -139,12 +186,27 @@ class ChainModel:
         return hidden
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Final norm, LM head and (Gemma-style) logit soft-capping."""
-        logits = self.anatomy.lm_head(self.anatomy.norm(hidden))
-        cap = self.anatomy.final_logit_softcapping
+        """Final norm, output projection (OPT), LM head, logit scaling (Cohere, Granite), soft-capping (Gemma-2)."""
+        anatomy, facts = self.anatomy, self.anatomy.facts
+        if anatomy.norm is not None:
+            hidden = anatomy.norm(hidden)
+        if facts.project_out is not None:
+            hidden = facts.project_out(hidden)
+        logits = anatomy.lm_head(hidden)
+        if facts.logit_multiplier is not None:
+            logits = logits * facts.logit_multiplier
+        if facts.logit_divisor is not None:
+            logits = logits / facts.logit_divisor
+        cap = facts.logit_softcap
         if cap is not None:
             logits = torch.tanh(logits / cap) * cap
         return logits
+
+    def head_rows(self, hidden: Sequence[torch.Tensor], separate: bool = False) -> torch.Tensor:
+        """:meth:`head` of several ``[1, T, H]`` states: one batched call, or one call each (``separate``)."""
+        if separate:
+            return torch.cat([self.head(h) for h in hidden])
+        return self.head(torch.cat(list(hidden)))
 
     @staticmethod
     def positions_for(attention_mask: torch.Tensor | None, length: int, past: int, batch: int,
@@ -157,8 +219,8 @@ class ChainModel:
 
     def prompt_step(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, StepInputs]:
         """Embeddings and step inputs of one unpadded prompt read from an empty cache."""
-        hidden = self.embed(input_ids)
-        positions = self.positions_for(None, hidden.shape[1], 0, hidden.shape[0], hidden.device)
+        positions = self.positions_for(None, input_ids.shape[1], 0, input_ids.shape[0], input_ids.device)
+        hidden = self.embed(input_ids, positions)
         return hidden, self.prepare(hidden, None, positions, None, set(self.anatomy.layer_types))
 
     @torch.inference_mode()
@@ -177,8 +239,8 @@ class ChainModel:
         chain = self.chain(chain) if not isinstance(chain, tuple) else chain
         batch, length = input_ids.shape
         past = cache.get_seq_length(0) if cache is not None else 0
-        hidden = self.embed(input_ids)
         positions = self.positions_for(attention_mask, length, past, batch, input_ids.device)
+        hidden = self.embed(input_ids, positions)
         step = self.prepare(hidden, attention_mask, positions, cache, self.slot_types(chain))
         hidden = self.run_layers(hidden, chain, step, cache)
         if logits_to_keep:

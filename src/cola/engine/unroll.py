@@ -34,7 +34,8 @@ def unroll_model(model: nn.Module, chain: Sequence[int]) -> nn.Module:
         layer = copy.deepcopy(anatomy.layers[layer_index])
         _renumber(layer, position)
         stack.append(layer)
-    setattr(unrolled.base_model, anatomy.layers_attr, stack)
+    owner, _, attr = anatomy.layers_path.rpartition(".")
+    setattr(unrolled.get_submodule(owner), attr, stack)
     config = text_config(unrolled.config)
     config.num_hidden_layers = len(chain)
     if getattr(config, "layer_types", None):

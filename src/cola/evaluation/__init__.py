@@ -2,7 +2,8 @@
 
 Owns the scorer (:mod:`~cola.evaluation.scorer`: prefix-cached, lock-step batched,
 exactly early-stopped), the naive reference it is checked against
-(:mod:`~cola.evaluation.reference`), the prefix trie of prompt states
+(:mod:`~cola.evaluation.reference`), re-checking fast answers through it
+(:mod:`~cola.evaluation.recheck`), the prefix trie of prompt states
 (:mod:`~cola.evaluation.prefix_cache`), batching of several samples' searches
 (:mod:`~cola.evaluation.batching`) and the :class:`~cola.evaluation.result.Evaluation`
 record every search reads.
@@ -18,6 +19,8 @@ _EXPORTS = {
     "EvalConfig": "scorer",
     "SampleEvaluator": "scorer",
     "naive_generate": "reference",
+    "Recheck": "recheck",
+    "recheck_sample": "recheck",
     "PrefixCache": "prefix_cache",
     "search_together": "batching",
 }

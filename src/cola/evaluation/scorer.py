@@ -1,6 +1,6 @@
 """Evaluating chains on one sample: prompt -> chain forward -> answer -> reward.
 
-Two modes give identical answers:
+Three modes give identical answers in float32:
 
 * ``naive`` mirrors public CoLa code: every chain re-encodes the whole prompt from the
   embeddings, one chain at a time, and greedy-decodes up to ``max_new_tokens`` (or EOS).
@@ -11,6 +11,10 @@ Two modes give identical answers:
   which is exact by that method's contract. :meth:`ChainScorer.evaluate_many` takes the
   new chains of several samples at once (see :mod:`cola.evaluation.batching`): their lanes decode
   together, in shared layer calls and one LM-head call per token.
+* ``exact`` is ``fast`` (prefix trie, exact early stop) with every chain in its own layer
+  and LM-head calls, so an answer never depends on the chains batched beside it. In
+  bfloat16/float16 a batched call can round differently from a call of one, and ``fast``
+  answers can then differ from ``naive`` ones; ``exact`` answers are the ``naive`` ones.
 
 Multiple-choice tasks may instead be scored by one forward over the choice letters
 (``scoring="choice"``): the answer is the letter with the highest next-token logit.
@@ -36,7 +40,7 @@ from cola.evaluation.reference import naive_generate
 from cola.evaluation.result import Evaluation
 from cola.tasks.base import GradingTimeout, truncate_at
 
-Mode = Literal["fast", "naive"]
+Mode = Literal["fast", "naive", "exact"]
 Scoring = Literal["generate", "choice"]
 
 
@@ -128,7 +132,8 @@ class ChainScorer:
         """Prefill each sample's chains from its trie, then one LM-head call and one decode for all."""
         lanes = [evaluator._prefill(sample_chains) for evaluator, sample_chains in zip(evaluators, chains)]
         start = time.perf_counter()
-        last = self.model.head(torch.cat([lane.hidden[:, -1:] for group in lanes for lane in group]))[:, -1]
+        separate = self.config.mode == "exact"
+        last = self.model.head_rows([lane.hidden[:, -1:] for group in lanes for lane in group], separate)[:, -1]
         self.stats.prefill_seconds += time.perf_counter() - start
         bounds = [0]
         for group in lanes:
@@ -144,7 +149,7 @@ class ChainScorer:
             for evaluator, group, sample_logits in zip(evaluators, lanes, logits)
             for i, lane in enumerate(group)
         ]
-        decoded = decode_lanes(self.model, rows, self.max_new_tokens)
+        decoded = decode_lanes(self.model, rows, self.max_new_tokens, separate)
         self.stats.decode_layer_forwards += decoded.layer_forwards
         self.stats.decode_steps += decoded.steps
         texts = iter(g.text for g in decoded.generations)
@@ -277,7 +282,8 @@ class SampleEvaluator:
             prefix_cache.insert(lane.chain, lane.position, PrefixState(lane.hidden, slot.keys, slot.values, seen))
 
         start = time.perf_counter()
-        stats.prefill_layer_forwards += run_lanes(model, lanes, step, remember)
+        separate = self.scorer.config.mode == "exact"
+        stats.prefill_layer_forwards += run_lanes(model, lanes, step, remember, separate)
         stats.prefill_seconds += time.perf_counter() - start
         return lanes
 

@@ -27,10 +27,8 @@ def prompt_embedding(model, input_ids: torch.Tensor, layer: int | None = None) -
     if not 0 <= layer <= num_layers:
         raise ValueError(f"embedding layer {layer} is outside 0..{num_layers}")
     chain = full_chain(num_layers)[:layer]
-    hidden = model.embed(input_ids)
+    hidden, step = model.prompt_step(input_ids)
     if chain:
-        positions = model.positions_for(None, hidden.shape[1], 0, 1, hidden.device)
-        step = model.prepare(hidden, None, positions, None, model.slot_types(chain))
         hidden = model.run_layers(hidden, chain, step, None, 0, len(chain))
     return hidden[0].float().mean(dim=0).cpu()
 

@@ -3,7 +3,8 @@
 Owns the statistics (:mod:`~cola.report.stats`: oracle rates, baselines, chance, Wilson
 intervals), the report data computed from records (:mod:`~cola.report.data`), its tables
 (:mod:`~cola.report.tables`), figures (:mod:`~cola.report.figures`) and rendering to
-Markdown and HTML (:mod:`~cola.report.render`). Everything is recomputed from records.
+Markdown and HTML (:mod:`~cola.report.render`), and the fast-vs-naive re-check line
+(:mod:`~cola.report.recheck`). Everything is recomputed from records.
 
 May import: cola.errors, cola.engine, cola.evaluation, cola.search, cola.runs
 """
@@ -18,6 +19,7 @@ _EXPORTS = {
     "wilson_interval": "stats",
     "ReportData": "data",
     "build_report_data": "data",
+    "format_recheck": "recheck",
     "render_html": "render",
     "render_markdown": "render",
     "report": "render",

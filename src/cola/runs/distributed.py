@@ -15,6 +15,7 @@ replaced and its sample resubmitted; a sample whose call raises is retried too, 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -154,9 +155,11 @@ def run_search_ray(
     """
     from tqdm import tqdm
 
+    from cola.engine.placement import concrete_dtype
     from cola.runs.config import load_samples
     from cola.runs.store import RunStore
 
+    config = dataclasses.replace(config, dtype=concrete_dtype(config.dtype))  # "auto" as the driver resolves it
     store = RunStore(out_dir)
     store.create(config.to_json(), resume=resume)
     _, samples = load_samples(config)

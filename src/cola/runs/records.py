@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cola.evaluation.recheck import Recheck
 from cola.evaluation.result import Evaluation
 from cola.search.base import SearchOutcome
 
 # The whole schema of a run file, so readers of records need one import.
-__all__ = ["Evaluation", "SampleRecord", "SearchOutcome"]
+__all__ = ["Evaluation", "Recheck", "SampleRecord", "SearchOutcome"]
 
 
 @dataclass
@@ -36,6 +37,7 @@ class SampleRecord:
     # The main strategy again, rewarded against the decoy label; its evaluations keep both rewards
     # (``reward`` vs gold, ``decoy_reward`` vs decoy), its best_chain is the decoy's.
     decoy_search: SearchOutcome | None = None
+    recheck: Recheck | None = None  # fast answers re-evaluated naively (``--recheck N``), if asked
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -43,6 +45,8 @@ class SampleRecord:
         for name in ("search", "baseline", "decoy_search"):
             outcome = getattr(self, name)
             data[name] = outcome.to_json() if outcome is not None else None
+        if self.recheck is None:
+            del data["recheck"]  # records of runs without --recheck keep their old form
         return data
 
     def outcome(self, arm: str) -> SearchOutcome | None:
@@ -64,4 +68,5 @@ class SampleRecord:
             meta=dict(data.get("meta") or {}),
             decoy=data.get("decoy"),
             decoy_search=SearchOutcome.from_json(decoy_search) if decoy_search is not None else None,
+            recheck=Recheck.from_json(data["recheck"]) if data.get("recheck") else None,
         )

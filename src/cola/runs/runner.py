@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from cola.errors import RunConfigError
 from cola.evaluation.batching import search_together
 from cola.evaluation.decoy import DecoyTarget, choose_decoy
+from cola.evaluation.recheck import naive_scorer, recheck_sample
 from cola.evaluation.scorer import ChainScorer
 from cola.runs.config import RunConfig, decoy_seed, load_samples, sample_seed
 from cola.runs.records import SampleRecord
@@ -86,6 +88,9 @@ def run_search(
     on_record: Callable[[SampleRecord], None] | None = None,
     concurrent_samples: int = 1,
     limit: int | None = None,
+    device: str | None = "auto",
+    self_check: bool = True,
+    recheck: int = 0,
 ) -> list[SampleRecord]:
     """Search every sample not yet in ``out_dir``; returns all records of the run.
 
@@ -94,9 +99,13 @@ def run_search(
     finish, so their order in the run file may differ from the dataset order. ``limit``
     searches at most that many of the samples not done yet (the first ones in dataset
     order), so a long run can grow in steps.
+    ``device`` and ``self_check`` say how the model loads (not part of the run's identity;
+    ``config.dtype`` is, and ``auto`` is saved as the dtype it resolves to). ``recheck > 0``
+    re-evaluates that many chains per sample naively (:mod:`cola.evaluation.recheck`).
     """
     from cola.runs.store import RunStore
 
+    config = _with_concrete_dtype(config, model, device)
     store = RunStore(out_dir)
     store.create(config.to_json(), resume=resume)
     task, samples = load_samples(config)
@@ -106,29 +115,50 @@ def run_search(
         if model is None:
             from cola.engine.model import ChainModel
 
-            model = ChainModel.from_pretrained(config.model, dtype=config.dtype)
+            model = ChainModel.from_pretrained(config.model, dtype=config.dtype, device=device, self_check=self_check)
         scorer = ChainScorer(model, task, config.eval)
         pool = [s.gold for s in samples]
         records = search_together(scorer, todo, lambda ev: search_sample(scorer, ev.sample, config, ev, pool),
                                   concurrent_samples)
-        for record in _progress((r for _, r in records), len(samples), len(done), scorer, progress):
+        naive = naive_scorer(scorer) if recheck > 0 else None
+        for index, record in _progress(records, len(samples), len(done), scorer, progress):
+            if naive is not None:  # here, in the thread that owns the model
+                _recheck(naive, todo[index], record, recheck, config.seed)
             store.append(record)
             if on_record is not None:
                 on_record(record)
     return store.load_records()
 
 
-def _progress(records: Iterable[SampleRecord], total, already, scorer, enabled) -> Iterable[SampleRecord]:
+def _with_concrete_dtype(config: RunConfig, model, device: str | None) -> RunConfig:
+    """The config with ``dtype`` resolved (``auto`` -> what it means here), checked against a given model."""
+    from cola.engine.placement import concrete_dtype, dtype_name
+
+    dtype = dtype_name(model.dtype) if model is not None and config.dtype == "auto" else config.dtype
+    config = dataclasses.replace(config, dtype=concrete_dtype(dtype, device))
+    if model is not None and dtype_name(model.dtype) != config.dtype:
+        raise RunConfigError(f"the run's dtype is {config.dtype} but the given model is in {dtype_name(model.dtype)}")
+    return config
+
+
+def _recheck(naive: ChainScorer, sample, record: SampleRecord, count: int, run_seed: int) -> None:
+    """Re-evaluate ``count`` of the record's chains through the naive path (seeded by the sample)."""
+    tried = [record.original, *record.search.evaluations, *(record.baseline.evaluations if record.baseline else [])]
+    record.recheck = recheck_sample(naive, sample, tried, count, sample_seed(run_seed, record.sample_id))
+
+
+def _progress(records: Iterable[tuple[int, SampleRecord]], total, already, scorer,
+              enabled) -> Iterable[tuple[int, SampleRecord]]:
     """Yield records while showing samples done, chain evaluations per second and ETA."""
     from tqdm import tqdm
 
     bar = tqdm(total=total, initial=already, unit="sample", disable=not enabled, dynamic_ncols=True)
     try:
-        for record in records:
+        for item in records:
             stats = scorer.stats
             rate = stats.chains / stats.seconds if stats.seconds else 0.0
             bar.set_postfix_str(f"{rate:.1f} evals/s")
             bar.update(1)
-            yield record
+            yield item
     finally:
         bar.close()
