@@ -27,3 +27,23 @@ class DatasetError(ColaError, ValueError):
 
 class RunConfigError(ColaError):
     """A run directory cannot be used with the requested configuration."""
+
+
+class RunInUseError(RunConfigError):
+    """Another process holds a run directory's lock: one writer at a time."""
+
+
+class ExportError(ColaError):
+    """An export cannot be written where it was asked to go (e.g. a non-empty directory)."""
+
+
+class ContextLengthError(ColaError, ValueError):
+    """A prompt (plus the tokens to generate) does not fit the model's context window."""
+
+
+class UsageError(ColaError, ValueError):
+    """A command-line or config value is out of range or malformed."""
+
+
+class ColaWarning(UserWarning):
+    """Something the user should know that is not an error (the CLI prints it as one line)."""

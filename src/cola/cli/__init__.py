@@ -5,7 +5,8 @@ each parses its options, calls the library and prints. Heavy imports (torch, the
 happen inside the command functions, so ``cola --help`` starts at once.
 
 Errors caused by the user's input (:class:`cola.errors.ColaError`) print as one line
-and exit with status 2; anything else is a bug and keeps its traceback.
+and exit with status 2; anything else is a bug and keeps its traceback. cola's warnings
+(:class:`cola.errors.ColaWarning`) print as one ``cola: warning:`` line.
 
 May import: everything in cola (it is the top of the dependency order).
 """
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from cola.cli import export, predict, report, run, search  # noqa: F401  (register their subcommands)
 from cola.cli.registry import COMMANDS
-from cola.errors import ColaError
+from cola.errors import ColaError, ColaWarning
 
 __all__ = ["build_parser", "main"]
 
@@ -33,11 +35,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """cola's own warnings (a torn record line, ...) as one line; others as Python prints them."""
+    if issubclass(category, ColaWarning):
+        print(f"cola: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return args.func(args)
     except ColaError as exc:
         print(f"cola: error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,10 @@ def add_export_arguments(p) -> None:
     )
     p.add_argument("--out", required=True, help="output directory (mergekit: a .yaml file or a directory)")
     p.add_argument("--dtype", default="float32", help="float32, float16 or bfloat16")
+    p.add_argument("--force", action="store_true",
+                   help="replace a non-empty --out that holds an earlier export (never merges into it)")
+    p.add_argument("--max-chain-length", type=int, default=None,
+                   help="longest chain the spec may name (default: 4 x the model's layers)")
 
 
 @command("export", "export a chain: mergekit passthrough YAML, unrolled HF checkpoint, or PEFT adapter", add_export_arguments)
@@ -25,6 +29,8 @@ def cmd_export(args) -> int:
     from cola.engine.chain import format_chain, parse_chain
     from cola.export import export_chain
 
-    path = export_chain(args.model, args.chain, args.fmt, args.out, dtype=args.dtype)
-    print(f"wrote {args.fmt} export of chain {format_chain(parse_chain(args.chain))} to {path}")
+    path = export_chain(args.model, args.chain, args.fmt, args.out, dtype=args.dtype, force=args.force,
+                        max_length=args.max_chain_length)
+    chain = parse_chain(args.chain, max_length=args.max_chain_length)
+    print(f"wrote {args.fmt} export of chain {format_chain(chain)} to {path}")
     return 0

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 from cola.cli.registry import command
-from cola.errors import ColaError
+from cola.errors import ColaError, UsageError
 
 
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,12 +43,22 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true")
 
 
+def parse_levels(text: str | None) -> list[int] | None:
+    """``"1,2"`` -> ``[1, 2]``; anything else is a one-line error."""
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--levels must be comma-separated integers like 1,2, got {text!r}") from None
+
+
 def run_config_from_args(args):
     from cola.evaluation.scorer import EvalConfig
     from cola.runs.config import RunConfig
     from cola.search import SearchConfig
 
-    levels = [int(x) for x in args.levels.split(",")] if args.levels else None
+    levels = parse_levels(args.levels)
     data = args.data or ("generated" if args.task == "arith" else "bundled")
     return RunConfig(
         model=args.model,
@@ -80,7 +91,9 @@ def cmd_search(args) -> int:
 
     config = run_config_from_args(args)
     if args.concurrent_samples < 1:
-        raise ColaError(f"--concurrent-samples must be at least 1, got {args.concurrent_samples}")
+        raise UsageError(f"--concurrent-samples must be at least 1, got {args.concurrent_samples}")
+    if args.ray and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if args.ray:
         from cola.runs.distributed import run_search_ray
 
@@ -103,6 +116,8 @@ def cmd_summary(args) -> int:
     from cola.report.stats import format_summary, summarize
     from cola.runs.store import RunStore
 
+    if not Path(args.run).is_dir():
+        raise ColaError(f"run dir {args.run} not found")
     records = RunStore(args.run).load_records()
     if not records:
         raise ColaError(f"no records in {args.run}")

@@ -4,7 +4,8 @@ Owns the scorer (:mod:`~cola.evaluation.scorer`: prefix-cached, lock-step batche
 exactly early-stopped), the naive reference it is checked against
 (:mod:`~cola.evaluation.reference`), the prefix trie of prompt states
 (:mod:`~cola.evaluation.prefix_cache`), batching of several samples' searches
-(:mod:`~cola.evaluation.batching`) and the :class:`~cola.evaluation.result.Evaluation`
+(:mod:`~cola.evaluation.batching`), the up-front context check
+(:mod:`~cola.evaluation.limits`) and the :class:`~cola.evaluation.result.Evaluation`
 record every search reads.
 
 May import: cola.errors, cola.engine, cola.tasks
@@ -20,6 +21,7 @@ _EXPORTS = {
     "naive_generate": "reference",
     "PrefixCache": "prefix_cache",
     "search_together": "batching",
+    "check_prompts_fit": "limits",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cola.engine.chain import full_chain
 from cola.evaluation.batching import search_together
+from cola.evaluation.limits import check_prompts_fit
 from cola.evaluation.scorer import ChainScorer
 from cola.runs.config import RunConfig, load_samples, sample_seed
 from cola.runs.records import SampleRecord
@@ -74,9 +75,15 @@ def run_search(
     """
     from cola.runs.store import RunStore
 
-    store = RunStore(out_dir)
-    store.create(config.to_json(), resume=resume)
-    task, samples = load_samples(config)
+    config.validate()
+    task, samples = load_samples(config)  # bad settings or data fail before anything is written
+    with RunStore(out_dir).open(config.to_json(), resume=resume) as store:  # one writer at a time
+        return _search_missing(store, config, task, samples, model, progress, on_record, concurrent_samples)
+
+
+def _search_missing(store, config: RunConfig, task, samples, model, progress, on_record,
+                    concurrent_samples: int) -> list[SampleRecord]:
+    """Search the samples ``store`` does not hold yet; the caller holds the run's lock."""
     done = store.done_ids()
     todo = [s for s in samples if s.id not in done]
     if todo:
@@ -85,6 +92,7 @@ def run_search(
 
             model = ChainModel.from_pretrained(config.model, dtype=config.dtype)
         scorer = ChainScorer(model, task, config.eval)
+        check_prompts_fit(scorer, todo)
         records = search_together(scorer, todo, lambda ev: search_sample(scorer, ev.sample, config, ev),
                                   concurrent_samples)
         for record in _progress((r for _, r in records), len(samples), len(done), scorer, progress):
