@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -277,3 +278,54 @@ def test_a_file_in_the_way_is_one_line(tmp_path):
         with pytest.raises(RunConfigError, match="cannot write run dir .*exists and is not a directory"):
             RunStore(out).create(CONFIG)
     assert (tmp_path / "file").read_text() == "x"
+
+
+def _cola(*args: str) -> list[str]:
+    """The installed ``cola`` console script (what a user runs), else the same entry point via -c."""
+    script = Path(sys.executable).with_name("cola")
+    if script.exists():
+        return [sys.executable, str(script), *args]
+    return [sys.executable, "-c", "import sys; from cola.cli import main; sys.exit(main())", *args]
+
+
+@pytest.mark.slow
+def test_two_cola_search_processes_never_write_a_sample_twice(tmp_path):
+    """``cola search --resume`` twice on one run dir used to exit 0 twice with duplicate records.
+
+    The first process is frozen (SIGSTOP) while it holds the run, so the second one is
+    certain to meet it: it must refuse in one line naming the first one's pid.
+    """
+    run = tmp_path / "r"
+    search = ["search", "--task", "arith", "--samples", "2", "--simulations", "1", "--no-baseline",
+              "--concurrent-samples", "1", "--seed", "0", "--quiet", "--out", str(run), "--resume"]
+    first = subprocess.Popen(_cola(*search), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _holds_lock(run, first.pid):
+            assert first.poll() is None, f"the first search ended before it locked: {first.communicate()}"
+            assert time.monotonic() < deadline, "the first search never locked its run dir"
+            time.sleep(0.05)
+        os.kill(first.pid, signal.SIGSTOP)
+        try:
+            second = subprocess.run(_cola(*search), capture_output=True, text=True, timeout=300)
+        finally:
+            os.kill(first.pid, signal.SIGCONT)
+        out, err = first.communicate(timeout=600)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert second.returncode == 2, second.stderr
+    assert second.stderr.strip() == (
+        f"cola: error: run dir {run} is in use by another cola process (pid {first.pid}); "
+        "wait for it to finish or choose another --out"
+    )
+    assert first.returncode == 0, err
+    ids = [json.loads(line)["sample_id"] for line in (run / "records.jsonl").read_text().splitlines()]
+    assert sorted(ids) == ["arith-0-0000", "arith-0-0001"]  # each sample exactly once
+
+
+def _holds_lock(run: Path, pid: int) -> bool:
+    try:
+        return (run / ".lock").read_text().strip() == str(pid)
+    except OSError:
+        return False

@@ -103,9 +103,11 @@ def check_fields(row: dict, required: Sequence[str], where: str) -> None:
 
 
 def _kind(value: object) -> str:
-    return "null" if value is None else {"dict": "an object", "list": "a list", "str": "a string"}.get(
-        type(value).__name__, f"a {type(value).__name__}"
-    )
+    """``"an int"``, ``"a list"``, ``"an object"``, ``"null"``: what a JSON value turned out to be."""
+    if value is None:
+        return "null"
+    name = {"dict": "object", "str": "string"}.get(type(value).__name__, type(value).__name__)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def text_field(row: dict, dotted: str, where: str, numbers: bool = False, empty: bool = False) -> str:
