@@ -266,6 +266,9 @@ def test_export_into_a_file_or_non_empty_dir_is_one_line(tmp_path, capsys, bad_f
     line = one_line_error(capsys, [*export, "mergekit", "--out", str(bad_files["full"]), "--force"])
     assert "does not look like an export" in line
     assert [p.name for p in bad_files["full"].iterdir()] == ["notes.txt"]
+    recipe = tmp_path / "r.yaml"
+    line = one_line_error(capsys, [*export, "mergekit", "--model", str(tmp_path / "no-model"), "--out", str(recipe)])
+    assert f"model '{tmp_path / 'no-model'}' not found" in line and not recipe.exists()
 
 
 # ------------------------------------------------------------ context length
@@ -287,3 +290,22 @@ def test_a_prompt_past_the_context_is_refused_with_both_lengths(smollm, tmp_path
     assert 8192 - 8 < length <= 8192
     with pytest.raises(ContextLengthError, match=rf"the prompt is {length} tokens \+ 8 new tokens, past the 8192"):
         smollm.generate(fits_alone, max_new_tokens=8)
+
+
+def test_a_bug_still_shows_its_traceback(monkeypatch):
+    """Only user errors are one line: anything else escapes main(), so Python prints the traceback."""
+    from cola.cli.registry import COMMANDS, Command
+
+    def broken(args):
+        raise RuntimeError("a bug in cola")
+
+    monkeypatch.setitem(COMMANDS, "models", Command("models", "list the embedded models", broken, lambda p: None))
+    with pytest.raises(RuntimeError, match="a bug in cola"):
+        main(["models"])
+
+
+@pytest.mark.parametrize(("option", "value"), [("--samples", "-1"), ("--top-k", "0"), ("--epochs", "0")])
+def test_predict_checks_its_counts_before_reading_the_run(tmp_path, capsys, option, value):
+    out = tmp_path / "preds.jsonl"
+    line = one_line_error(capsys, ["predict", "--run", str(tmp_path / "no-run"), option, value, "--out", str(out)])
+    assert f"{option} must be at least" in line and not out.exists()

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from cola.engine.chain import Chain, format_chain, parse_chain, validate_chain
-from cola.errors import ColaError
+from cola.errors import ColaError, ModelNotFoundError
 from cola.outputs import check_target, staged_dir, write_file_atomic
 
 FORMATS = ("mergekit", "hf", "peft")
@@ -366,7 +366,11 @@ def _mergekit_text(ref: str, chain_spec, dtype: str, model, max_length: int | No
     if model is not None:
         num_layers, layer_types = model.num_layers, model.anatomy.layer_types
     else:
-        config = text_config(AutoConfig.from_pretrained(ref))
+        try:
+            config = text_config(AutoConfig.from_pretrained(ref))
+        except (OSError, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelNotFoundError(f"model {ref!r} not found: no config.json to read its depth from ({reason})") from None
         num_layers = int(config.num_hidden_layers)
         layer_types = _layer_types(config, num_layers)
     chain = parse_chain(chain_spec, num_layers, max_length)

@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _one_line_warning
             return args.func(args)
     except ColaError as exc:
-        print(f"cola: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split("\n"))  # one line, whatever a library message held
+        print(f"cola: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cola: interrupted; finished samples are saved (continue with --resume)", file=sys.stderr)

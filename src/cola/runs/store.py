@@ -9,7 +9,6 @@ Durability rules, and why:
 * A run that fails before its first record (bad data found late, a model that does not
   load, ...) leaves nothing behind (:meth:`RunStore.open`), and a directory with a
   config but no records yet holds no results, so a new command may reuse it.
-
 * ``config.json`` is written to a temp file, fsynced, then ``os.replace``d, so a crash
   leaves either the old config or the new one, never half of one.
 * Each record is ONE line written with one ``write`` call on an ``O_APPEND`` descriptor,

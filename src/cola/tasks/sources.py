@@ -47,7 +47,8 @@ def _read_jsonl(path: Path) -> Iterator[tuple[str, int, dict]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise DatasetError(f"{where}: not valid JSON ({error.msg})") from None
+                reason = error.msg.removesuffix(" at")
+                raise DatasetError(f"{where}: not valid JSON ({reason} at column {error.colno})") from None
             except (ValueError, RecursionError) as error:  # a huge integer, absurd nesting
                 raise DatasetError(f"{where}: not usable JSON ({error})") from None
             if not isinstance(row, dict):
