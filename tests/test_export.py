@@ -258,3 +258,75 @@ def test_mergekit_notes_layer_types_for_mixed_attention(tmp_path, gemma):
     text = out.read_text()
     assert "layer_types" in text and "NOTE" in text
     assert chain_from_mergekit_yaml(text, gemma.num_layers) == chain
+
+
+# ------------------------------------------------------------ no clobbering
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory):
+    """Two tiny random-initialised Llama checkpoints: one whose tokenizer has a chat template, one without."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from cola.engine.loading import resolve_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("smollm2-135m"))
+    template = tokenizer.chat_template
+    assert template
+    root = tmp_path_factory.mktemp("tiny")
+    dirs = {}
+    for name, chat_template in (("chatty", template), ("plain", None)):
+        torch.manual_seed(0)
+        config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=3,
+                             num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128)
+        LlamaForCausalLM(config).save_pretrained(root / name)
+        tokenizer.chat_template = chat_template
+        tokenizer.save_pretrained(root / name)
+        dirs[name] = root / name
+    assert (dirs["chatty"] / "chat_template.jinja").exists() and not (dirs["plain"] / "chat_template.jinja").exists()
+    return dirs
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_hf_export_refuses_a_non_empty_dir_and_force_replaces_it_whole(tmp_path, capsys, tiny_checkpoints):
+    """Exporting over an earlier export used to keep its extra files (e.g. another model's chat template)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from cola.cli import main
+
+    out = tmp_path / "out"
+    export = ["export", "--chain", "0,2", "--format", "hf", "--out", str(out), "--model"]
+    assert main([*export, str(tiny_checkpoints["chatty"])]) == 0
+    assert (out / "chat_template.jinja").exists()
+    before = _files(out)
+    capsys.readouterr()
+    assert main([*export, str(tiny_checkpoints["plain"])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"cola: error: {out} is not empty (") and err.endswith(
+        "pass --force to replace it, or choose another --out") and "\n" not in err
+    assert _files(out) == before  # untouched
+    assert main([*export, str(tiny_checkpoints["plain"]), "--force"]) == 0
+    fresh = tmp_path / "fresh"
+    assert main([*export[:-2], str(fresh), "--model", str(tiny_checkpoints["plain"])]) == 0
+    assert sorted(_files(out)) == sorted(_files(fresh))  # exactly the new export: nothing of the old one kept
+    assert not (out / "chat_template.jinja").exists()
+    assert AutoTokenizer.from_pretrained(out).chat_template is None
+    assert AutoModelForCausalLM.from_pretrained(out).config.num_hidden_layers == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "out"]  # no staging or old copy left
+
+
+def test_mergekit_export_refuses_to_overwrite_unless_forced(tmp_path, smollm):
+    recipe = tmp_path / "r.yaml"
+    export_chain("m", "0-3", "mergekit", recipe, model=smollm)
+    with pytest.raises(ColaError, match="already exists; pass --force"):
+        export_chain("m", "0,1", "mergekit", recipe, model=smollm)
+    assert chain_from_mergekit_yaml(recipe.read_text(), 30) == (0, 1, 2, 3)
+    export_chain("m", "0,1", "mergekit", recipe, model=smollm, force=True)
+    assert chain_from_mergekit_yaml(recipe.read_text(), 30) == (0, 1)
+    folder = tmp_path / "dir"
+    export_chain("m", "0-3", "mergekit", folder, model=smollm)
+    with pytest.raises(ColaError, match="is not empty \\(mergekit.yaml\\)"):
+        export_chain("m", "0,1", "mergekit", folder, model=smollm)
+    assert export_chain("m", "0,1", "mergekit", folder, model=smollm, force=True) == folder / "mergekit.yaml"
+    assert chain_from_mergekit_yaml((folder / "mergekit.yaml").read_text(), 30) == (0, 1)

@@ -35,3 +35,21 @@ class UnsupportedModelError(ColaError):
 
 class PlacementError(ColaError, ValueError):
     """A ``--device`` or ``--dtype`` that is unknown or not available on this machine."""
+class RunInUseError(RunConfigError):
+    """Another process holds a run directory's lock: one writer at a time."""
+
+
+class ExportError(ColaError):
+    """An export cannot be written where it was asked to go (e.g. a non-empty directory)."""
+
+
+class ContextLengthError(ColaError, ValueError):
+    """A prompt (plus the tokens to generate) does not fit the model's context window."""
+
+
+class UsageError(ColaError, ValueError):
+    """A command-line or config value is out of range or malformed."""
+
+
+class ColaWarning(UserWarning):
+    """Something the user should know that is not an error (the CLI prints it as one line)."""

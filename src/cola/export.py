@@ -25,7 +25,11 @@ Three formats (``cola export --format ...``):
     the attention kind of the original layer at that position; otherwise
     :func:`peft_layer_replication` raises :class:`~cola.errors.ColaError` saying so.
 
-May import: cola.errors, cola.engine
+Every format refuses a non-empty ``--out`` unless ``--force``, which replaces it whole:
+the export is written to a staging directory and renamed into place (:mod:`cola.outputs`),
+so a target is never a merge of two exports.
+
+May import: cola.errors, cola.engine, cola.outputs
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from cola.engine.chain import Chain, format_chain, parse_chain, validate_chain
-from cola.errors import ColaError
+from cola.errors import ColaError, ModelNotFoundError
+from cola.outputs import check_target, staged_dir, write_file_atomic
 
 FORMATS = ("mergekit", "hf", "peft")
 MERGEKIT_DTYPES = ("float32", "float16", "bfloat16")
@@ -329,38 +334,58 @@ def export_chain(
     model=None,
     device: str | None = "auto",
     self_check: bool = True,
+    force: bool = False,
+    max_length: int | None = None,
 ) -> Path:
     """Export ``chain_spec`` of ``model_name`` in ``fmt``; returns the written file or directory.
 
-    ``model`` (a loaded :class:`cola.engine.ChainModel`) avoids loading weights again.
+    A non-empty ``out`` is refused unless ``force``, which replaces it whole (staged, then
+    renamed into place: see :mod:`cola.outputs`). ``model`` (a loaded
+    :class:`cola.engine.ChainModel`) avoids loading weights again; ``max_length`` bounds a
+    text spec's length (default: 4 x the model's layers).
     """
     if fmt not in FORMATS:
         raise ColaError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    parse_chain(chain_spec)  # a malformed spec fails before anything is loaded
+    parse_chain(chain_spec, max_length=max_length)  # a malformed spec fails before anything is loaded
     out = Path(out)
+    yaml_file = fmt == "mergekit" and out.suffix.lower() in (".yaml", ".yml")
+    check_target(out, force, is_dir=not yaml_file)  # and so does a target in the way
     ref = _model_ref(model_name)
     if fmt == "mergekit":
-        from transformers import AutoConfig
-
-        from cola.engine.anatomy import _layer_types, text_config
-
-        if model is not None:
-            num_layers, layer_types = model.num_layers, model.anatomy.layer_types
-        else:
-            config = text_config(AutoConfig.from_pretrained(ref))
-            num_layers = int(config.num_hidden_layers)
-            layer_types = _layer_types(config, num_layers)
-        chain = parse_chain(chain_spec, num_layers)
-        if out.suffix.lower() not in (".yaml", ".yml"):
-            out = out / "mergekit.yaml"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(mergekit_yaml(ref, chain, dtype, notes=_position_type_notes(chain, layer_types)))
-        return out
+        text = _mergekit_text(ref, chain_spec, dtype, model, max_length)
+        if yaml_file:
+            return write_file_atomic(out, text, force)
+        with staged_dir(out, force) as staging:
+            (staging / "mergekit.yaml").write_text(text)
+        return out / "mergekit.yaml"
     if model is None:
         from cola.engine.model import ChainModel
 
         model = ChainModel.from_pretrained(model_name, dtype=dtype, device=device, self_check=self_check)
-    chain = model.chain(chain_spec)
-    if fmt == "hf":
-        return export_hf(model, chain, out)
-    return export_peft(model, chain, out, model_ref=ref)
+    chain = model.chain(chain_spec, max_length=max_length)
+    with staged_dir(out, force) as staging:
+        if fmt == "hf":
+            export_hf(model, chain, staging)
+        else:
+            export_peft(model, chain, staging, model_ref=ref)
+    return out
+
+
+def _mergekit_text(ref: str, chain_spec, dtype: str, model, max_length: int | None) -> str:
+    """The recipe text; the depth comes from ``model`` or, without one, from the config alone."""
+    from transformers import AutoConfig
+
+    from cola.engine.anatomy import _layer_types, text_config
+
+    if model is not None:
+        num_layers, layer_types = model.num_layers, model.anatomy.layer_types
+    else:
+        try:
+            config = text_config(AutoConfig.from_pretrained(ref))
+        except (OSError, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelNotFoundError(f"model {ref!r} not found: no config.json to read its depth from ({reason})") from None
+        num_layers = int(config.num_hidden_layers)
+        layer_types = _layer_types(config, num_layers)
+    chain = parse_chain(chain_spec, num_layers, max_length)
+    return mergekit_yaml(ref, chain, dtype, notes=_position_type_notes(chain, layer_types))

@@ -5,7 +5,8 @@ each parses its options, calls the library and prints. Heavy imports (torch, the
 happen inside the command functions, so ``cola --help`` starts at once.
 
 Errors caused by the user's input (:class:`cola.errors.ColaError`) print as one line
-and exit with status 2; anything else is a bug and keeps its traceback.
+and exit with status 2; anything else is a bug and keeps its traceback. cola's warnings
+(:class:`cola.errors.ColaWarning`) print as one ``cola: warning:`` line.
 
 May import: everything in cola (it is the top of the dependency order).
 """
@@ -13,12 +14,14 @@ May import: everything in cola (it is the top of the dependency order).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 from cola.cli import export, predict, report, run, search  # noqa: F401  (register their subcommands)
 from cola.cli.registry import COMMANDS
-from cola.errors import ColaError
+from cola.errors import ColaError, ColaWarning
 
 __all__ = ["build_parser", "main"]
 
@@ -33,17 +36,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """cola's own warnings (a torn record line, ...) as one line; others as Python prints them."""
+    if issubclass(category, ColaWarning):
+        print(f"cola: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    log = _log_to_stderr()
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return args.func(args)
     except ColaError as exc:
-        print(f"cola: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split("\n"))  # one line, whatever a library message held
+        print(f"cola: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cola: interrupted; finished samples are saved (continue with --resume)", file=sys.stderr)
         return 130
+    finally:
+        logging.getLogger("cola").removeHandler(log)
+
+
+def _log_to_stderr() -> logging.Handler:
+    """cola's information lines (e.g. where the model loads) as ``cola: ...`` on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("cola: %(message)s"))
+    logger = logging.getLogger("cola")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return handler
 
 
 if __name__ == "__main__":

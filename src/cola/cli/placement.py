@@ -1,14 +1,14 @@
 """``--device`` / ``--dtype`` / ``--no-self-check``: the options of every command that loads a model.
 
-The choice is resolved once (``auto``: a CUDA GPU in bfloat16 when present, else the CPU
-in float32; see :mod:`cola.engine.placement`) and printed on one line to stderr before any
-weights load, so a log always says where and in which precision a run computed.
+The choice is resolved (and so checked) before anything else runs (``auto``: a CUDA GPU in
+bfloat16 when present, else the CPU in float32; see :mod:`cola.engine.placement`). The line
+saying where a run computed is logged when the weights load, so a refused command prints
+only its one error line.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - the CLI starts without importing torch
@@ -27,9 +27,7 @@ def add_placement_arguments(p: argparse.ArgumentParser, dtype_default: str | Non
 
 
 def placement_from_args(args: argparse.Namespace, dtype: str | None = None) -> Placement:
-    """Resolve ``--device`` and ``--dtype`` (or ``dtype``), print the choice once, return it."""
+    """Resolve ``--device`` and ``--dtype`` (or ``dtype``); an unknown or unavailable one is one line."""
     from cola.engine.placement import resolve_placement
 
-    placement = resolve_placement(args.device, dtype if dtype is not None else args.dtype)
-    print(f"cola: {placement.describe()}", file=sys.stderr)
-    return placement
+    return resolve_placement(args.device, dtype if dtype is not None else args.dtype)

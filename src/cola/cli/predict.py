@@ -58,6 +58,7 @@ def _prepare(args):
     from cola.predict.fit import FitOptions, fit_predictor
     from cola.runs.config import load_samples
 
+    _check_numbers(args)
     run = load_training_run(args.run)
     test_config = dataclasses.replace(
         run.config,
@@ -73,6 +74,7 @@ def _prepare(args):
     test_config = dataclasses.replace(test_config, dtype=placement.dtype)
     if test_config.task != run.config.task:
         raise ColaError(f"the run is on task {run.config.task}, not {test_config.task}")
+    test_config.validate()
     task, samples = load_samples(test_config)
     samples, dropped = disjoint_from(samples, list(run.samples.values()))
     if not samples:
@@ -94,6 +96,15 @@ def _prepare(args):
     fitted = fit_predictor(args.predictor, model, run, options, scorer=scorer)
     fitted.info["test_dropped_overlap"] = dropped
     return model, scorer, samples, fitted
+
+
+def _check_numbers(args) -> None:
+    """Counts that must be positive, checked before any run, data or model is read."""
+    for option, value, minimum in (("--samples", args.samples, 0), ("--top-k", args.top_k, 1),
+                                   ("--epochs", args.epochs, 1), ("--simulations", args.simulations, 0),
+                                   ("--vote", getattr(args, "vote", 1), 1)):
+        if value < minimum:
+            raise ColaError(f"{option} must be at least {minimum}, got {value}")
 
 
 # ------------------------------------------------------------------------ predict

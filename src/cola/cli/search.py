@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+from pathlib import Path
 
 from cola.cli.placement import add_placement_arguments, placement_from_args
 from cola.cli.registry import command
-from cola.errors import ColaError
+from cola.errors import ColaError, UsageError
 
 DEFAULT_RECHECK = 4  # chains per sample re-evaluated naively by default in bfloat16/float16 (fast mode)
 
@@ -59,12 +60,22 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true")
 
 
+def parse_levels(text: str | None) -> list[int] | None:
+    """``"1,2"`` -> ``[1, 2]``; anything else is a one-line error."""
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--levels must be comma-separated integers like 1,2, got {text!r}") from None
+
+
 def run_config_from_args(args):
     from cola.evaluation.scorer import EvalConfig
     from cola.runs.config import RunConfig
     from cola.search import SearchConfig
 
-    levels = [int(x) for x in args.levels.split(",")] if args.levels else None
+    levels = parse_levels(args.levels)
     data = args.data or ("generated" if args.task == "arith" else "bundled")
     return RunConfig(
         model=args.model,
@@ -98,11 +109,14 @@ def cmd_search(args) -> int:
     from cola.runs.runner import run_search
 
     if args.concurrent_samples < 1:
-        raise ColaError(f"--concurrent-samples must be at least 1, got {args.concurrent_samples}")
+        raise UsageError(f"--concurrent-samples must be at least 1, got {args.concurrent_samples}")
+    if args.ray and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if args.recheck is not None and (args.recheck < 0 or (args.recheck and args.ray)):
-        raise ColaError("--recheck must be >= 0, and is not available with --ray")
+        raise UsageError("--recheck must be >= 0, and is not available with --ray")
+    config = run_config_from_args(args).validate()  # bad settings: one line, before the placement line
     placement = placement_from_args(args)
-    config = dataclasses.replace(run_config_from_args(args), dtype=placement.dtype)
+    config = dataclasses.replace(config, dtype=placement.dtype)
     recheck = args.recheck
     if recheck is None:  # reduced precision: every fast run measures its own agreement with the naive path
         reduced = placement.dtype != "float32" and args.mode == "fast" and not args.ray
@@ -139,6 +153,8 @@ def add_summary_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_summary(args) -> int:
     from cola.runs.store import RunStore
 
+    if not Path(args.run).is_dir():
+        raise ColaError(f"run dir {args.run} not found")
     store = RunStore(args.run)
     records = store.load_records()
     if not records:

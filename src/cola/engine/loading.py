@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import shutil
 import tempfile
@@ -157,6 +158,8 @@ def load_model_and_tokenizer(name: str = DEFAULT_MODEL, dtype: str | torch.dtype
     from transformers.utils import logging as hf_logging
 
     placement = resolve_placement(device, dtype)
+    # Said where the weights load (after every check of the inputs); the CLI prints cola's log on stderr.
+    logging.getLogger("cola").info("%s", placement.describe())
     hf_logging.disable_progress_bar()  # weight-loading bars drown cola's own progress output
     path = resolve_model_path(name)
     # Read the offline switch now, not at import time, so a caller (or test) can set it late.

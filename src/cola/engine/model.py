@@ -26,6 +26,7 @@ from cola.engine.anatomy import SLIDING, ModelAnatomy, inspect_model, text_confi
 from cola.engine.chain import Chain, full_chain, parse_chain
 from cola.engine.decoding import Generation, decode_prompts
 from cola.engine.state import ChainCache, SlotView, StepInputs
+from cola.errors import ContextLengthError, UsageError
 
 
 class ChainModel:
@@ -81,9 +82,34 @@ class ChainModel:
     def dtype(self) -> torch.dtype:
         return self.anatomy.embed.weight.dtype
 
-    def chain(self, spec: str | Sequence[int] | None) -> Chain:
-        """Parse and bound-check a chain spec against this model; ``None`` is the full model."""
-        return full_chain(self.num_layers) if spec is None else parse_chain(spec, self.num_layers)
+    @property
+    def context_length(self) -> int | None:
+        """Token positions the model was trained for (``max_position_embeddings``), if its config says."""
+        value = getattr(self.config, "max_position_embeddings", None)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+    def check_fits(self, prompt_tokens: int, new_tokens: int = 0, what: str = "the prompt") -> None:
+        """Refuse an empty prompt, or one that with ``new_tokens`` more runs past the context window.
+
+        Positions past the trained context give silently degraded answers, so they are an
+        error naming both lengths, never a truncation the user did not ask for.
+        """
+        if prompt_tokens < 1:
+            raise ContextLengthError(f"{what} is empty: it encodes to no tokens")
+        limit = self.context_length
+        if limit is not None and prompt_tokens + new_tokens > limit:
+            plus = f" + {new_tokens} new tokens" if new_tokens else ""
+            raise ContextLengthError(
+                f"{what} is {prompt_tokens} tokens{plus}, past the {limit}-token context of {self.name}; "
+                f"shorten it{' or lower max_new_tokens' if new_tokens else ''}"
+            )
+
+    def chain(self, spec: str | Sequence[int] | None, max_length: int | None = None) -> Chain:
+        """Parse and bound-check a chain spec against this model; ``None`` is the full model.
+
+        A text spec may name at most ``max_length`` positions (default: 4 x the depth).
+        """
+        return full_chain(self.num_layers) if spec is None else parse_chain(spec, self.num_layers, max_length)
 
     def slot_types(self, chain: Chain) -> tuple[str, ...]:
         return tuple(self.anatomy.layer_types[layer] for layer in chain)
@@ -248,6 +274,12 @@ class ChainModel:
         return self.head(hidden)
 
     # --------------------------------------------------------------- generation
+    def count_tokens(self, prompt: str) -> int:
+        """How many tokens :meth:`encode` gives ``prompt`` (special tokens included)."""
+        bos = self.tokenizer.bos_token
+        add_special = not (bos and prompt.startswith(bos))
+        return len(self.tokenizer(prompt, add_special_tokens=add_special)["input_ids"])
+
     def encode(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Left-padded token ids and mask; no second BOS when the text already starts with one."""
         tok = self.tokenizer
@@ -255,6 +287,8 @@ class ChainModel:
         add_special = not (bos and all(p.startswith(bos) for p in prompts))
         enc = tok(list(prompts), return_tensors="pt", padding=True, padding_side="left",
                   add_special_tokens=add_special)
+        for row, length in enumerate(enc["attention_mask"].sum(-1).tolist() if prompts else []):
+            self.check_fits(int(length), what="the prompt" if len(prompts) == 1 else f"prompt {row}")
         return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
 
     @torch.inference_mode()
@@ -272,6 +306,11 @@ class ChainModel:
         (e.g. once its answer is complete); rows also end at EOS or after ``max_new_tokens``.
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise UsageError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
         chain = self.chain(chain) if not isinstance(chain, tuple) else chain
         stops = [None if stop is None else (lambda text, row=row: stop(row, text)) for row in range(len(prompts))]
-        return decode_prompts(self, chain, [self.encode([p])[0] for p in prompts], max_new_tokens, stops).generations
+        encoded = [self.encode([p])[0] for p in prompts]
+        for row, ids in enumerate(encoded):
+            self.check_fits(ids.shape[1], max_new_tokens, "the prompt" if len(prompts) == 1 else f"prompt {row}")
+        return decode_prompts(self, chain, encoded, max_new_tokens, stops).generations

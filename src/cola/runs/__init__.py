@@ -2,7 +2,8 @@
 
 Owns the run config (:mod:`~cola.runs.config`), the per-sample record schema
 (:mod:`~cola.runs.records`), the runner (:mod:`~cola.runs.runner`), the crash-safe run
-store (:mod:`~cola.runs.store`) and the Ray runner (:mod:`~cola.runs.distributed`).
+store (:mod:`~cola.runs.store`) with its one-writer lock (:mod:`~cola.runs.lock`) and the
+Ray runner (:mod:`~cola.runs.distributed`).
 
 May import: cola.errors, cola.engine, cola.tasks, cola.evaluation, cola.search
 """
@@ -17,6 +18,7 @@ _EXPORTS = {
     "run_search": "runner",
     "search_sample": "runner",
     "RunStore": "store",
+    "RunLock": "lock",
     "run_search_ray": "distributed",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -153,16 +153,21 @@ def run_search_ray(
     cluster there is one actor per GPU (capped by the samples to do); otherwise
     ``workers`` single-CPU actors.
     """
-    from tqdm import tqdm
-
     from cola.engine.placement import concrete_dtype
     from cola.runs.config import load_samples
     from cola.runs.store import RunStore
 
     config = dataclasses.replace(config, dtype=concrete_dtype(config.dtype))  # "auto" as the driver resolves it
-    store = RunStore(out_dir)
-    store.create(config.to_json(), resume=resume)
-    _, samples = load_samples(config)
+    config.validate()
+    _, samples = load_samples(config)  # bad settings or data fail before anything is written
+    with RunStore(out_dir).open(config.to_json(), resume=resume) as store:  # one writer at a time
+        return _search_missing(store, config, samples, address, workers, progress, max_retries)
+
+
+def _search_missing(store, config, samples, address, workers, progress, max_retries) -> list[SampleRecord]:
+    """Search the samples ``store`` does not hold yet on Ray actors; the caller holds the run's lock."""
+    from tqdm import tqdm
+
     done = set(store.done_ids())
     todo = [s for s in samples if s.id not in done]
     if not todo:

@@ -19,6 +19,7 @@ from pathlib import Path
 from cola.errors import RunConfigError
 from cola.evaluation.batching import search_together
 from cola.evaluation.decoy import DecoyTarget, choose_decoy
+from cola.evaluation.limits import check_prompts_fit
 from cola.evaluation.recheck import naive_scorer, recheck_sample
 from cola.evaluation.scorer import ChainScorer
 from cola.runs.config import RunConfig, decoy_seed, load_samples, sample_seed
@@ -106,17 +107,26 @@ def run_search(
     from cola.runs.store import RunStore
 
     config = _with_concrete_dtype(config, model, device)
-    store = RunStore(out_dir)
-    store.create(config.to_json(), resume=resume)
-    task, samples = load_samples(config)
+    config.validate()
+    task, samples = load_samples(config)  # bad settings or data fail before anything is written
+    loading = {"device": device, "self_check": self_check}
+    with RunStore(out_dir).open(config.to_json(), resume=resume) as store:  # one writer at a time
+        return _search_missing(store, config, task, samples, model, progress, on_record, concurrent_samples,
+                               limit, loading, recheck)
+
+
+def _search_missing(store, config: RunConfig, task, samples, model, progress, on_record,
+                    concurrent_samples: int, limit: int | None, loading: dict, recheck: int) -> list[SampleRecord]:
+    """Search the samples ``store`` does not hold yet; the caller holds the run's lock."""
     done = store.done_ids()
     todo = [s for s in samples if s.id not in done][:limit]
     if todo:
         if model is None:
             from cola.engine.model import ChainModel
 
-            model = ChainModel.from_pretrained(config.model, dtype=config.dtype, device=device, self_check=self_check)
+            model = ChainModel.from_pretrained(config.model, dtype=config.dtype, **loading)
         scorer = ChainScorer(model, task, config.eval)
+        check_prompts_fit(scorer, todo)
         pool = [s.gold for s in samples]
         records = search_together(scorer, todo, lambda ev: search_sample(scorer, ev.sample, config, ev, pool),
                                   concurrent_samples)

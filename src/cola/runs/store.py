@@ -2,17 +2,25 @@
 
 Durability rules, and why:
 
+* One writer at a time: a store that writes holds the directory's OS file lock
+  (:mod:`cola.runs.lock`) until it is closed, so two processes can never append the
+  same samples twice; the second is refused with the holder's pid. The kernel drops the
+  lock of a killed process, so a crash never leaves the directory locked.
+* A run that fails before its first record (bad data found late, a model that does not
+  load, ...) leaves nothing behind (:meth:`RunStore.open`), and a directory with a
+  config but no records yet holds no results, so a new command may reuse it.
 * ``config.json`` is written to a temp file, fsynced, then ``os.replace``d, so a crash
   leaves either the old config or the new one, never half of one.
 * Each record is ONE line written with one ``write`` call on an ``O_APPEND`` descriptor,
   then fsynced, so after a crash the file is every finished record plus at most one
   torn (newline-less) tail.
-* Reading ignores a torn tail; the next append first truncates it away, so a resumed run
-  neither loses a finished record nor keeps a half one.
+* Reading ignores a torn tail (with a one-line warning); the next append first truncates
+  it away, so a resumed run neither loses a finished record nor keeps a half one.
 * A sample id already in the file is never written again (``append`` returns False),
   which makes re-running a sample after a crash harmless.
 * Resuming with a different config is refused (naming the keys that differ), because
-  mixing records made under two configs would silently corrupt every statistic.
+  mixing records made under two configs would silently corrupt every statistic. Keys that
+  only bound memory or speed (:data:`RESUME_MUTABLE_KEYS`) may change.
 """
 
 from __future__ import annotations
@@ -20,18 +28,22 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cola.errors import ColaError, RunConfigError
+from cola.errors import ColaError, ColaWarning, RunConfigError
+from cola.runs.lock import RunLock
 from cola.runs.records import SampleRecord
 
 CONFIG_FILE = "config.json"
 RECORDS_FILE = "records.jsonl"
 
-# Dotted config keys that may change on --resume: they affect how a run executes, never
-# what a record contains. Everything else must match exactly.
-RESUME_MUTABLE_KEYS: frozenset[str] = frozenset({"progress", "quiet", "workers", "ray"})
+# Dotted config keys that may change on --resume: they affect how a run executes (memory,
+# speed), never what a record contains. Everything else must match exactly.
+RESUME_MUTABLE_KEYS: frozenset[str] = frozenset({"progress", "quiet", "workers", "ray", "eval.prefix_cache_mb"})
 
 
 def _normalise(config: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +102,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class RunStore:
-    """One run directory. Single writer; any number of readers."""
+    """One run directory. One writer (it holds the directory's lock); any number of readers."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -98,24 +110,29 @@ class RunStore:
         self.records_path = self.path / RECORDS_FILE
         self._done: set[str] | None = None  # sample ids on disk, once the file was scanned
         self._repaired = False
+        self._lock: RunLock | None = None
+        self._warned: set[str] = set()
 
     # -------------------------------------------------------------------- config
     def exists(self) -> bool:
-        return self.config_path.exists() or (
-            self.records_path.exists() and self.records_path.stat().st_size > 0
-        )
+        """Whether the directory holds results: at least one (possibly torn) record."""
+        return self.records_path.exists() and self.records_path.stat().st_size > 0
 
     def load_config(self) -> dict[str, Any] | None:
         if not self.config_path.exists():
             return None
         try:
             return json.loads(self.config_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise RunConfigError(f"{self.config_path} is not valid JSON ({exc.msg})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunConfigError(f"{self.config_path} is not valid JSON ({exc})") from None
 
     def create(self, config: dict[str, Any], resume: bool = False) -> None:
-        """Start a run here, or (``resume``) continue one made with the same config."""
+        """Lock the directory, then start a run here or (``resume``) continue one with the same config.
+
+        The lock is held until :meth:`close` (or until this object is dropped).
+        """
         new = _normalise(config)
+        self.acquire()
         if self.exists():
             if not resume:
                 raise RunConfigError(
@@ -131,8 +148,56 @@ class RunStore:
                         "use the original settings or choose another --out"
                     )
                 return
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.config_path, new)
+        with _os_errors(self.path):
+            write_json_atomic(self.config_path, new)
+
+    @contextmanager
+    def open(self, config: dict[str, Any], resume: bool = False) -> Iterator[RunStore]:
+        """:meth:`create`, then the block; the lock is released at the end.
+
+        If the block fails before any record was written, what this call created (the
+        config, the lock file, the directory) is removed again, so a corrected retry
+        starts clean instead of meeting "run dir already exists".
+        """
+        created_dir = not self.path.exists()
+        had_config = self.config_path.exists()
+        try:
+            self.create(config, resume)
+            yield self
+        except BaseException:
+            if self._lock is not None and not self.exists():
+                self._discard(created_dir, had_config)
+            raise
+        finally:
+            self.close()
+
+    def _discard(self, created_dir: bool, had_config: bool) -> None:
+        for path, ours in ((self.config_path, not had_config), (self.records_path, created_dir)):
+            if ours:
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+        if created_dir:
+            self._lock.release(remove=True)
+            self._lock = None
+            try:
+                self.path.rmdir()  # only if empty: never remove what someone else put there
+            except OSError:
+                pass
+
+    def acquire(self) -> None:
+        """Create the directory if needed and take its lock (RunInUseError if another process has it)."""
+        if self._lock is None:
+            with _os_errors(self.path):
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._lock = RunLock(self.path)
+
+    def close(self) -> None:
+        """Release the lock (idempotent); reading stays possible."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # ------------------------------------------------------------------- records
     def _scan(self) -> tuple[list[SampleRecord], int, bool]:
@@ -153,10 +218,15 @@ class RunStore:
                 try:
                     record = SampleRecord.from_json(json.loads(line))
                 except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
-                    if newline < 0:
-                        return records, pos, False  # torn tail of an interrupted append
+                    if newline < 0:  # torn tail of an interrupted append
+                        self._warn(f"{self.records_path}:{number}: ignoring a torn last line ({len(line)} bytes, "
+                                   "an interrupted write); a resumed run drops it")
+                        return records, pos, False
                     raise ColaError(f"{self.records_path}:{number}: corrupt record ({exc})") from None
-            if record is not None and record.sample_id not in seen:
+            if record is not None and record.sample_id in seen:
+                self._warn(f"{self.records_path}:{number}: a second record of sample {record.sample_id!r}; "
+                           "only the first is used")
+            elif record is not None:
                 seen.add(record.sample_id)
                 records.append(record)
             if newline < 0:
@@ -165,8 +235,13 @@ class RunStore:
             pos = newline + 1
         return records, pos, False
 
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            warnings.warn(message, ColaWarning, stacklevel=3)
+
     def load_records(self) -> list[SampleRecord]:
-        """Every complete record, in file order (a torn trailing line is ignored)."""
+        """Every complete record, in file order (a torn trailing line is ignored, with a warning)."""
         records, _, _ = self._scan()
         self._done = {r.sample_id for r in records}
         return records
@@ -207,12 +282,25 @@ class RunStore:
     def append(self, record: SampleRecord) -> bool:
         """Durably add one record; False (and nothing written) if its sample id is already stored."""
         if not self._repaired:
-            self.path.mkdir(parents=True, exist_ok=True)
+            self.acquire()
             self._repair()
         assert self._done is not None
         if record.sample_id in self._done:
             return False
-        line = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
-        self._write(line.encode("utf-8"))
+        line = json.dumps(record.to_json(), separators=(",", ":")) + "\n"  # ASCII: no line splitter can tear it
+        with _os_errors(self.path):
+            self._write(line.encode("utf-8"))
         self._done.add(record.sample_id)
         return True
+
+
+@contextmanager
+def _os_errors(path: Path) -> Iterator[None]:
+    """An OS refusal to write the run (read-only, not a directory, disk full) as one line."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            reason = "it (or a parent) exists and is not a directory"
+        raise RunConfigError(f"cannot write run dir {path}: {reason}") from None

@@ -9,6 +9,7 @@ always shown and graded as letters by position, so the gold letter is the positi
 from __future__ import annotations
 
 from cola.errors import DatasetError
+from cola.tasks import sources
 from cola.tasks.base import Sample
 from cola.tasks.choice import MultipleChoiceTask, labels_for
 from cola.tasks.registry import register_task
@@ -27,20 +28,22 @@ class ARCTask(MultipleChoiceTask):
     preamble = "The following are multiple choice questions about science.\n\n"
 
     def parse_row(self, row: dict, index: int, split: str, where: str) -> Sample:
-        texts = [str(t) for t in row["choices"]["text"]]
-        source_labels = [str(label) for label in row["choices"]["label"]]
+        texts = sources.text_list_field(row, "choices.text", where)
+        source_labels = [label.strip() for label in sources.text_list_field(row, "choices.label", where, numbers=True)]
         if len(texts) != len(source_labels) or not 1 <= len(texts) <= 26:
             raise DatasetError(
                 f"{where}: choices.text and choices.label must be lists of the same length (1-26), "
                 f"got {len(texts)} texts and {len(source_labels)} labels"
             )
-        key = str(row["answerKey"]).strip()
+        if len(set(source_labels)) != len(source_labels):
+            raise DatasetError(f"{where}: field 'choices.label' repeats a label: {source_labels}")
+        key = sources.text_field(row, "answerKey", where, numbers=True).strip()
         if key not in source_labels:
             raise DatasetError(f"{where}: answerKey {key!r} is not one of the choice labels {source_labels}")
         gold = labels_for(len(texts))[source_labels.index(key)]
         return Sample(
-            id=str(row["id"]),
-            question=str(row["question"]),
+            id=sources.text_field(row, "id", where, numbers=True),
+            question=sources.text_field(row, "question", where),
             gold=gold,
             choices=tuple(texts),
             meta={"source_labels": source_labels, "answer_key": key},

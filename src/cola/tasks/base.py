@@ -109,6 +109,8 @@ class Task(ABC):
         ``levels`` keeps only samples whose ``meta["level"]`` is listed (tasks with
         difficulty levels only); ``limit`` then takes the first N. ``seed`` is unused by
         dataset tasks: their order is the source's, so runs are comparable across seeds.
+        Two rows with the same sample id, or no sample at all, are a DatasetError: a run
+        keys its records by id, so a duplicate would silently drop a row.
         """
         if levels and not self.has_levels:
             raise DatasetError(f"task {self.name} has no difficulty levels; drop the levels filter")
@@ -116,14 +118,21 @@ class Task(ABC):
         samples: list[Sample] = []
         if limit is not None and limit <= 0:
             return samples
+        first_row: dict[str, str] = {}
         for where, index, row in self._rows(source, split):
             sources.check_fields(row, self.required_fields, where)
             sample = self.parse_row(row, index, split, where)
+            if sample.id in first_row:
+                raise DatasetError(f"{where}: duplicate sample id {sample.id!r} (first at {first_row[sample.id]})")
+            first_row[sample.id] = where
             if wanted is not None and sample.meta.get("level") not in wanted:
                 continue
             samples.append(sample)
             if limit is not None and len(samples) >= limit:
                 break
+        if not samples:
+            at = f" at levels {sorted(wanted)}" if wanted is not None else ""
+            raise DatasetError(f"task {self.name}: no samples{at} in {source!r} (split {split!r})")
         return samples
 
     def _rows(self, source: str, split: str) -> Iterator[tuple[str, int, dict]]:

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from cola.errors import DatasetError
+from cola.tasks import sources
 from cola.tasks.base import Sample, Style, Task, chat_prompt
 from cola.tasks.numbers import NUMBER, NUMBER_RE, canonical_number, number_closed, numbers_equal
 from cola.tasks.registry import register_task
@@ -39,14 +40,15 @@ class GSM8K(Task):
     required_fields = ("question", "answer")
 
     def parse_row(self, row: dict, index: int, split: str, where: str) -> Sample:
-        solution = str(row["answer"])
+        solution = sources.text_field(row, "answer", where)
         _, marker, final = solution.rpartition("####")
         gold = canonical_number(final) if marker else None
         if gold is None:
             raise DatasetError(f"{where}: field 'answer' does not end with '#### <number>'")
+        has_id = row.get("id") not in (None, "")
         return Sample(
-            id=str(row.get("id") or f"{split}-{index}"),
-            question=str(row["question"]),
+            id=sources.text_field(row, "id", where, numbers=True) if has_id else f"{split}-{index}",
+            question=sources.text_field(row, "question", where),
             gold=gold,
         )
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from cola.errors import DatasetError
+from cola.tasks import sources
 from cola.tasks.base import GradingTimeout, Sample, Style, Task, chat_prompt
 from cola.tasks.registry import register_task
 
@@ -129,16 +129,15 @@ class MATH(Task):
     has_levels = True
 
     def parse_row(self, row: dict, index: int, split: str, where: str) -> Sample:
-        answer = str(row["answer"]).strip()
-        if not answer:
-            raise DatasetError(f"{where}: field 'answer' is empty")
+        answer = sources.text_field(row, "answer", where, numbers=True).strip()
         meta: dict[str, Any] = {}
         if row.get("level") is not None:
-            meta["level"] = parse_level(row["level"])
-        if row.get("subject"):
-            meta["subject"] = str(row["subject"])
-        sample_id = row.get("unique_id") or row.get("id") or f"{split}-{index}"
-        return Sample(id=str(sample_id), question=str(row["problem"]), gold=answer, meta=meta)
+            meta["level"] = parse_level(sources.text_field(row, "level", where, numbers=True))
+        if row.get("subject") is not None:
+            meta["subject"] = sources.text_field(row, "subject", where, empty=True)
+        id_field = next((f for f in ("unique_id", "id") if row.get(f) not in (None, "")), None)
+        sample_id = sources.text_field(row, id_field, where, numbers=True) if id_field else f"{split}-{index}"
+        return Sample(id=sample_id, question=sources.text_field(row, "problem", where), gold=answer, meta=meta)
 
     def prompt(self, sample: Sample, tokenizer: Any, style: Style) -> str:
         if style == "chat":

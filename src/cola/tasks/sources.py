@@ -8,6 +8,7 @@ stable sample ids.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -37,19 +38,34 @@ def jsonl_rows(path: str | Path) -> Iterator[tuple[str, int, dict]]:
 
 def _read_jsonl(path: Path) -> Iterator[tuple[str, int, dict]]:
     index = 0
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            where = f"{path}: row {line_number}"
+            line = _decode(raw, where, first=line_number == 1)
             if not line.strip():
                 continue
-            where = f"{path}: row {line_number}"
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise DatasetError(f"{where}: not valid JSON ({error.msg})") from None
+                reason = error.msg.removesuffix(" at")
+                raise DatasetError(f"{where}: not valid JSON ({reason} at column {error.colno})") from None
+            except (ValueError, RecursionError) as error:  # a huge integer, absurd nesting
+                raise DatasetError(f"{where}: not usable JSON ({error})") from None
             if not isinstance(row, dict):
                 raise DatasetError(f"{where}: expected a JSON object, got {type(row).__name__}")
             yield where, index, row
             index += 1
+    if index == 0:
+        raise DatasetError(f"{path} has no rows: it is empty or only blank lines")
+
+
+def _decode(raw: bytes, where: str, first: bool) -> str:
+    """One line as text; bytes that are not UTF-8 are an error naming the row and column."""
+    try:
+        return raw.decode("utf-8-sig" if first else "utf-8")  # a leading byte-order mark is harmless
+    except UnicodeDecodeError as error:
+        bad = raw[error.start : error.start + 1].hex()
+        raise DatasetError(f"{where}: not valid UTF-8 (byte 0x{bad} at column {error.start + 1})") from None
 
 
 def hf_rows(hf_path: str, config: str | None, split: str) -> Iterator[tuple[str, int, dict]]:
@@ -85,3 +101,39 @@ def check_fields(row: dict, required: Sequence[str], where: str) -> None:
         value = get_field(row, name)
         if value is _MISSING or value is None:
             raise DatasetError(f"{where}: missing field {name!r}")
+
+
+def _kind(value: object) -> str:
+    """``"an int"``, ``"a list"``, ``"an object"``, ``"null"``: what a JSON value turned out to be."""
+    if value is None:
+        return "null"
+    name = {"dict": "object", "str": "string"}.get(type(value).__name__, type(value).__name__)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def text_field(row: dict, dotted: str, where: str, numbers: bool = False, empty: bool = False) -> str:
+    """Field ``dotted`` as text; a wrong type (or, unless ``empty``, an empty string) is a DatasetError.
+
+    ``numbers`` also accepts an integer or a finite float (an id, a numeric answer), as its
+    decimal text. Nothing else is converted: ``str()`` of a list or an object would hand
+    the model a question nobody wrote.
+    """
+    return _as_text(get_field(row, dotted), f"{where}: field {dotted!r}", numbers, empty)
+
+
+def text_list_field(row: dict, dotted: str, where: str, numbers: bool = False) -> list[str]:
+    """Field ``dotted`` as a list of texts (each as :func:`text_field` takes it, empty allowed)."""
+    value = get_field(row, dotted)
+    if not isinstance(value, list):
+        raise DatasetError(f"{where}: field {dotted!r} must be a list, got {_kind(value)}")
+    return [_as_text(item, f"{where}: field {dotted!r} item {i}", numbers, True) for i, item in enumerate(value)]
+
+
+def _as_text(value: object, label: str, numbers: bool, empty: bool) -> str:
+    if isinstance(value, str):
+        if not empty and not value.strip():
+            raise DatasetError(f"{label} is empty")
+        return value
+    if numbers and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return str(value)
+    raise DatasetError(f"{label} must be {'a string or a number' if numbers else 'a string'}, got {_kind(value)}")

@@ -1,0 +1,175 @@
+"""Fuzzing bad input: chain specs and JSONL rows either work or fail in one line, writing nothing.
+
+Hypothesis draws chain specs (digits, ranges, brackets, huge numbers, junk) and JSONL
+rows (fields of random JSON types, missing fields, unicode, undecodable bytes). Every
+draw must end in success or in a one-line :class:`~cola.errors.ColaError` (never another
+exception, which the CLI would show as a traceback), and a failed command must leave no
+output behind: no recipe file, no run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from cola.cli import main
+from cola.engine.chain import MAX_LENGTH_FACTOR, parse_chain
+from cola.errors import ChainSpecError, ColaError
+from cola.evaluation.scorer import EvalConfig
+from cola.export import chain_from_mergekit_yaml
+from cola.runs import RunConfig, run_search
+from cola.search import SearchConfig
+from cola.tasks import get_task
+
+LAYERS = 30  # SmolLM2-135M
+
+# ---------------------------------------------------------------- chain specs
+_number = st.one_of(st.integers(0, 40), st.integers(0, 10**12), st.just(2_000_000_000)).map(str)
+_item = st.one_of(_number, st.tuples(_number, _number).map("-".join), st.text("0123456789-, x[]", max_size=6))
+_text_spec = st.lists(_item, min_size=0, max_size=8).map(",".join)
+_json_spec = st.lists(st.one_of(st.integers(-3, 40), st.integers(), st.floats(), st.text(max_size=3)), max_size=8).map(
+    json.dumps
+)
+_repeated = st.tuples(st.integers(1, 2000), st.integers(0, 29)).map(lambda r: ",".join([f"0-{r[1]}"] * r[0]))
+SPECS = st.one_of(_text_spec, _json_spec, _repeated, st.text(max_size=30))
+
+
+@settings(max_examples=300, deadline=None)
+@given(SPECS)
+def test_chain_specs_parse_or_fail_in_one_line(spec):
+    try:
+        chain = parse_chain(spec, LAYERS)
+    except ChainSpecError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 400
+        return
+    assert 1 <= len(chain) <= MAX_LENGTH_FACTOR * LAYERS
+    assert all(isinstance(layer, int) and 0 <= layer < LAYERS for layer in chain)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(SPECS)
+def test_export_of_any_chain_spec_writes_all_or_nothing(capsys, spec):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "recipe.yaml"
+        code = main(["export", "--chain=" + spec, "--format", "mergekit", "--out", str(out)])
+        err = capsys.readouterr().err
+        if code == 0:
+            assert chain_from_mergekit_yaml(out.read_text(), LAYERS) == parse_chain(spec, LAYERS)
+        else:
+            assert code == 2 and err.count("\n") == 1 and err.startswith("cola: error: "), err
+            assert list(Path(tmp).iterdir()) == []
+
+
+# ------------------------------------------------------------------ JSONL rows
+_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.floats(), st.text(max_size=12))
+_json = st.recursive(_leaf, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                    st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+                     max_leaves=6)
+_DROP = object()
+_words = st.text(min_size=1, max_size=30).filter(str.strip)
+
+
+def _field(plausible: st.SearchStrategy) -> st.SearchStrategy:
+    """Usually a plausible value (so some rows load), else any JSON value or a missing field."""
+    return st.integers(0, 9).flatmap(lambda i: plausible if i < 7 else _json if i < 9 else st.just(_DROP))
+
+
+def _choices(count: int) -> st.SearchStrategy:
+    labels = "ABCDE"[:count]
+    return st.fixed_dictionaries({"text": st.lists(st.text(max_size=12), min_size=count, max_size=count),
+                                  "label": st.just(list(labels))})
+
+
+ROWS = {
+    "arc_easy": {
+        "id": st.one_of(_words, st.integers(0, 10**6)),
+        "question": _words,
+        "choices": st.integers(2, 5).flatmap(_choices),
+        "answerKey": st.sampled_from("ABCDE"),
+    },
+    "gsm8k": {
+        "question": _words,
+        "answer": st.tuples(st.text(max_size=20), st.integers(-999, 999)).map(lambda t: f"{t[0]}\n#### {t[1]}"),
+        "id": st.one_of(_words, st.integers(0, 10**6)),
+    },
+    "math": {
+        "problem": _words,
+        "answer": st.one_of(_words, st.integers(-99, 99)),
+        "level": st.one_of(st.integers(1, 5), st.sampled_from(["Level 1", "Level 5", "Level ?"])),
+        "unique_id": _words,
+    },
+}
+
+
+def _row(task: str) -> st.SearchStrategy:
+    fields = st.fixed_dictionaries({name: _field(value) for name, value in ROWS[task].items()})
+    return fields.map(lambda row: {k: v for k, v in row.items() if v is not _DROP})
+
+
+def _lines(task: str) -> st.SearchStrategy:
+    line = st.integers(0, 19).flatmap(
+        lambda i: _row(task).map(lambda r: json.dumps(r, ensure_ascii=False).encode())
+        if i < 17 else st.sampled_from([b"\xff\xfe not utf-8", b"[1, 2]", b'{"question": "cut', b""])
+    )
+    return st.lists(line, min_size=1, max_size=3)
+
+
+def _same_as_rows(task: str, samples, rows: list[dict]) -> None:
+    """What loaded is exactly what the rows said: no text converted, split or dropped."""
+    assert len(samples) == len(rows)
+    for sample, row in zip(samples, rows):
+        question = row["problem"] if task == "math" else row["question"]
+        assert sample.question == question
+        if task == "arc_easy":
+            assert list(sample.choices) == row["choices"]["text"]
+
+
+@settings(max_examples=25, deadline=None)  # a loaded row costs a real forward pass of SmolLM2
+@given(st.sampled_from(sorted(ROWS)).flatmap(lambda task: st.tuples(st.just(task), _lines(task))))
+def test_jsonl_rows_load_and_run_or_fail_in_one_line_writing_nothing(smollm, drawn):
+    task, lines = drawn
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "rows.jsonl"
+        data.write_bytes(b"\n".join(lines) + b"\n")
+        out = Path(tmp) / "run"
+        config = RunConfig(task=task, data=str(data), samples=None, baseline=False,
+                           search=SearchConfig(simulations=0), eval=EvalConfig(max_new_tokens=1))
+        try:
+            records = run_search(config, out, model=smollm, progress=False)
+        except ColaError as exc:
+            event("refused")
+            assert "\n" not in str(exc)
+            assert not out.exists()  # never a partially written run
+            return
+        event(f"searched {len(records)} samples")
+        rows = [json.loads(line) for line in lines if line.strip()]
+        samples = get_task(task).load(str(data))
+        _same_as_rows(task, samples, rows)
+        assert sorted(r.sample_id for r in records) == sorted(s.id for s in samples)
+        assert len((out / "records.jsonl").read_text(encoding="utf-8").splitlines()) == len(samples)
+
+
+@pytest.mark.parametrize("task", sorted(ROWS))
+def test_the_row_fuzzer_reaches_both_outcomes(task):
+    """Guard against a vacuous fuzzer: its rows sometimes load and sometimes do not."""
+    outcomes = set()
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(_lines(task))
+    def probe(lines):
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "rows.jsonl"
+            data.write_bytes(b"\n".join(lines) + b"\n")
+            try:
+                get_task(task).load(str(data))
+                outcomes.add("loaded")
+            except ColaError:
+                outcomes.add("refused")
+
+    probe()
+    assert outcomes == {"loaded", "refused"}
