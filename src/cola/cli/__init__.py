@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cola.cli import export, predict, report, run, search  # noqa: F401  (register their subcommands)
+from cola.cli import export, predict, report, run, search, sweep  # noqa: F401  (register their subcommands)
 from cola.cli.registry import COMMANDS
 from cola.errors import ColaError
 
