@@ -122,19 +122,22 @@ def test_full_chain_equals_stock_hf_on_the_same_weights(smollm, task_dir):
     assert any(text.strip() for text in _flat(stock[GEN][1]))  # the generation test is not vacuous
 
 
-def test_repeat_chain_equals_stock_hf_on_the_exported_unrolled_checkpoint(smollm, task_dir, tmp_path):
+@pytest.fixture(scope="module")
+def repeat_results(smollm, task_dir) -> dict:
+    """The repeat chain through the Python API (the rolling task runs the multiple-choice forward hook)."""
+    return evaluate(ColaLM(pretrained=smollm, chain=REPEAT, batch_size=2), task_dir, (MC, GEN))
+
+
+def test_repeat_chain_equals_stock_hf_on_the_exported_unrolled_checkpoint(
+    smollm, task_dir, tmp_path, repeat_results
+):
     from cola.export import export_hf
 
-    chain = parse_chain_arg(REPEAT, smollm.num_layers)
-    exported = export_hf(smollm, chain, tmp_path / "unrolled")
-    tasks = (MC, GEN)  # the rolling task runs the same forward hook as multiple choice
-    ours = evaluate(ColaLM(pretrained=smollm, chain=REPEAT, batch_size=2), task_dir, tasks)
-    stock = evaluate(
-        HFLM(pretrained=str(exported), dtype="float32", device="cpu", batch_size=2), task_dir, tasks
-    )
-    assert_same(ours, stock)
-    full = evaluate(ColaLM(pretrained=smollm, batch_size=2), task_dir, tasks=(MC,))
-    assert _flat(full[MC][1]) != _flat(ours[MC][1])  # the chain really changed the model
+    exported = export_hf(smollm, parse_chain_arg(REPEAT, smollm.num_layers), tmp_path / "unrolled")
+    stock_lm = HFLM(pretrained=str(exported), dtype="float32", device="cpu", batch_size=2)
+    assert_same(repeat_results, evaluate(stock_lm, task_dir, (MC, GEN)))
+    full = evaluate(ColaLM(pretrained=smollm, batch_size=2), task_dir, tasks=(MC,), limit=2)
+    assert _flat(full[MC][1]) != _flat(repeat_results[MC][1][:2])  # the chain really changed the model
 
 
 def test_full_chain_equals_stock_hf_on_gemma(gemma, task_dir):
@@ -186,7 +189,7 @@ def test_per_input_chains_equal_each_inputs_chain_run_alone(smollm, task_dir):
     from cola.harness.chains import PredictedChain
     from cola.predict import KNNPredictor, prompt_embedding
 
-    rows = [json.loads(line) for line in ARC_ROWS.read_text().splitlines()[: LIMITS[MC]]]
+    rows = [json.loads(line) for line in ARC_ROWS.read_text().splitlines()[:3]]
     contexts = [f"Question: {row['question']}\nAnswer:" for row in rows]
     lm = ColaLM(pretrained=smollm, batch_size=4)
     keys = torch.stack([prompt_embedding(smollm, torch.tensor([lm.tok_encode(c)])) for c in contexts])
@@ -198,7 +201,7 @@ def test_per_input_chains_equal_each_inputs_chain_run_alone(smollm, task_dir):
     lm.chooser = PredictedChain(
         smollm, KNNPredictor(keys, targets, smollm.num_layers, smollm.num_layers // 2)
     )
-    _, docs = evaluate(lm, task_dir, tasks=(MC,))[MC]
+    _, docs = evaluate(lm, task_dir, tasks=(MC,), limit=len(rows))[MC]
     for doc, target in zip(docs, targets, strict=True):
         pairs = [tuple(arguments) for arguments in doc["arguments"]]
         assert pairs[0][0] == contexts[doc["doc_id"]]
@@ -232,13 +235,19 @@ def test_one_line_errors(smollm, knn_run):
         lm._model_generate(torch.tensor([[1, 2]]), 4, ["."], do_sample=False, num_beams=4)
 
 
-def test_cola_lm_eval_command_runs_lm_evals_cli(smollm, task_dir, tmp_path, monkeypatch):
+def test_cola_lm_eval_command_runs_lm_evals_cli(smollm, task_dir, tmp_path, monkeypatch, repeat_results):
     from cola.engine import ChainModel
 
     monkeypatch.setattr(ChainModel, "from_pretrained", classmethod(lambda cls, *a, **k: smollm))
+
+    class OnlyIncludedTasks(TaskManager):  # the CLI would index lm-eval's ~15k bundled tasks (20-40 s)
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "include_defaults": False})
+
+    monkeypatch.setattr(lm_eval.tasks, "TaskManager", OnlyIncludedTasks)
     args = [
         "run", "--model", "cola", "--model_args", f"pretrained=smollm2-135m,chain={REPEAT}",
-        "--tasks", MC, "--include_path", str(task_dir), "--limit", "3", "--device", "cpu",
+        "--tasks", MC, "--include_path", str(task_dir), "--limit", str(LIMITS[MC]), "--device", "cpu",
         "--output_path", str(tmp_path / "out"), "--log_samples",
     ]  # fmt: skip
     assert main(args) == 0
@@ -246,6 +255,6 @@ def test_cola_lm_eval_command_runs_lm_evals_cli(smollm, task_dir, tmp_path, monk
     cli_docs = sorted(
         (json.loads(line) for line in written.read_text().splitlines()), key=lambda d: d["doc_id"]
     )
-    _, api_docs = evaluate(ColaLM(pretrained=smollm, chain=REPEAT), task_dir, tasks=(MC,), limit=3)[MC]
+    api_docs = repeat_results[MC][1]
     cli = [value for doc in cli_docs for resp in doc["resps"] for value in resp]
     assert [float(v[0]) for v in cli] == pytest.approx([v[0] for v in _flat(api_docs)], rel=1e-5, abs=1e-4)
