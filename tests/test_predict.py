@@ -289,3 +289,123 @@ def test_cli_predict_and_evaluate(smollm, train_run, tmp_path, monkeypatch):
     report = json.loads(report_path.read_text())
     assert report["full"]["n"] == 3 and report["oracle_pass_at_k"]["n"] == 3
     assert report["extra"]["test_dropped_overlap"] == TRAIN
+
+
+# ------------------------------------------------------- train/test disjointness in the API
+def test_evaluate_predictor_refuses_training_samples_by_id_and_by_question(smollm, train_run, test_samples):
+    from cola.errors import ColaError
+    from cola.tasks.base import Sample
+
+    scorer = ChainScorer(smollm, train_run.task, train_run.config.eval)
+    fitted = fit_predictor("knn", smollm, train_run, FitOptions())
+    train = train_run.samples_of(train_run.records)
+    with pytest.raises(ColaError, match=f"test sample '{train[0].id}' is in the knn predictor's training data"):
+        evaluate_predictor(fitted.predictor, scorer, [test_samples[0], train[0]], top_k=1, vote_m=1)
+    renamed = dataclasses.replace(train[1], id="renamed", question="  " + train[1].question.upper() + " ")
+    with pytest.raises(ColaError, match="'renamed'.*same question"):
+        evaluate_predictor(fitted.predictor, scorer, [renamed], top_k=1, vote_m=1)
+    same_id = Sample(id=train[2].id, question="What is 1 + 1?", gold="2")
+    with pytest.raises(ColaError, match="same id"):
+        evaluate_predictor(fitted.predictor, scorer, [same_id], top_k=1, vote_m=1)
+    kept, dropped = disjoint_from([renamed, same_id, *test_samples], train)
+    assert kept == test_samples and dropped == 2  # the CLI drops exactly what the API refuses
+
+
+# ------------------------------------------------------------ depth sweep on a real run
+@pytest.fixture(scope="module")
+def sweep(smollm, train_run, test_samples):
+    from cola.predict.sweep import depth_sweep
+
+    scorer = ChainScorer(smollm, train_run.task, train_run.config.eval)
+    options = FitOptions(simulations=4, train_samples=1)
+    methods = ["block-influence", "angular", "greedy-drop", "dataset"]
+    return depth_sweep(smollm, scorer, train_run, test_samples, methods, [0, 2, 1], options)
+
+
+def test_sweep_chains_have_the_requested_depth(smollm, sweep):
+    num_layers = smollm.num_layers
+    assert sweep.drops == [0, 1, 2]
+    for method in ("block-influence", "angular", "greedy-drop"):
+        for drop in sweep.drops:
+            chain = sweep.point(method, drop).chain
+            assert len(chain) == num_layers - drop and list(chain) == sorted(set(chain))
+            dropped = sorted(set(range(num_layers)) - set(chain))
+            if method == "angular" and dropped:
+                assert dropped == list(range(dropped[0], dropped[0] + drop))  # one consecutive block
+    greedy = [set(sweep.point("greedy-drop", n).chain) for n in sweep.drops]
+    assert greedy[0] > greedy[1] > greedy[2]  # greedy drops one more layer each step
+    for drop in sweep.drops:
+        point = sweep.point("dataset", drop)
+        assert point is None or len(point.chain) <= num_layers - drop
+    assert sweep.point("dataset", 0) is not None  # the full chain always fits the full depth
+
+
+def test_sweep_accuracies_are_the_chains_held_out_accuracies(smollm, train_run, test_samples, sweep, tmp_path):
+    from cola.predict.importance import calibrate, drop_lowest
+    from cola.predict.sweep import plot_sweep
+
+    scorer = ChainScorer(smollm, train_run.task, train_run.config.eval)  # a fresh scorer, one chain at a time
+    for method, drop in (("block-influence", 2), ("greedy-drop", 1)):
+        point = sweep.point(method, drop)
+        hits = sum(scorer.for_sample(s).evaluate([point.chain])[0].correct for s in test_samples)
+        assert (point.accuracy.successes, point.accuracy.n) == (hits, len(test_samples))
+        assert point.accuracy.ci == wilson(hits, len(test_samples))
+    full_hits = sum(scorer.for_sample(s).evaluate([full_chain(30)])[0].correct for s in test_samples)
+    assert sweep.full.successes == full_hits
+    influence = calibrate(smollm, train_run.prompts(smollm.tokenizer)).block_influence().tolist()
+    assert sweep.point("block-influence", 2).chain == drop_lowest(influence, 2)
+    train = train_run.samples_of(train_run.records)[:1]
+    greedy_chain = sweep.point("greedy-drop", 1).chain
+    train_hits = sum(scorer.for_sample(s).evaluate([greedy_chain])[0].correct for s in train)
+    assert sweep.fits["greedy-drop"]["train_accuracy"][1] == pytest.approx(train_hits / 1)
+    table = sweep.markdown()
+    assert table.count("\n| ") == 1 + len(sweep.drops) and "block-influence" in table
+    png = plot_sweep([sweep], tmp_path / "sweep.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_refuses_test_samples_from_the_training_run(smollm, train_run):
+    from cola.errors import ColaError
+    from cola.predict.sweep import depth_sweep
+
+    scorer = ChainScorer(smollm, train_run.task, train_run.config.eval)
+    train = train_run.samples_of(train_run.records)
+    with pytest.raises(ColaError, match="in the sweep training data"):
+        depth_sweep(smollm, scorer, train_run, train[:1], ["angular"], [1], FitOptions())
+
+
+def test_cli_lists_match_the_library():
+    from cola.cli.predict import PREDICTORS as CLI_PREDICTORS
+    from cola.cli.sweep import METHODS
+    from cola.predict.depth import DEPTH_METHODS
+    from cola.predict.fit import PREDICTORS
+
+    assert CLI_PREDICTORS == PREDICTORS and set(METHODS) == set(DEPTH_METHODS)
+
+
+def test_cli_evaluate_compares_several_predictors_and_sweep_writes_its_files(
+    smollm, train_run, tmp_path, monkeypatch, capsys
+):
+    from cola.cli import main
+    from cola.engine import ChainModel
+
+    monkeypatch.setattr(ChainModel, "from_pretrained", classmethod(lambda cls, *a, **k: smollm))
+    common = ["--run", str(train_run.path), "--samples", str(TRAIN + 2)]
+    assert main(["evaluate", *common, "--predictor", "block-influence", "--quiet"]) == 2
+    assert "needs the number of layers to drop (--drop N)" in capsys.readouterr().err
+    report = tmp_path / "report.json"
+    args = ["--predictor", "knn,block-influence", "--drop", "3", "--top-k", "1", "--vote", "1", "--quiet"]
+    assert main(["evaluate", *common, *args, "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "comparison on 2 held-out samples" in out and "block-influence" in out
+    reports = json.loads(report.read_text())
+    assert [r["predictor"] for r in reports] == ["knn", "block-influence"]
+    assert reports[1]["top1_depth"] == 27 and reports[1]["extra"]["chain_length"] == 27
+    sweep_args = ["--methods", "block-influence,angular", "--drops", "0-2", "--out", str(tmp_path / "sw")]
+    assert main(["sweep", *common, *sweep_args]) == 0
+    data = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert data["test_samples"] == 2 and data["test_dropped_overlap"] == TRAIN
+    assert {(p["method"], p["drop"], p["depth"]) for p in data["points"]} == {
+        (m, n, 30 - n) for m in ("block-influence", "angular") for n in range(3)
+    }
+    assert (tmp_path / "sw" / "sweep.png").exists() and (tmp_path / "sw" / "sweep.md").exists()

@@ -19,7 +19,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from cola.cli import export, predict, report, run, search  # noqa: F401  (register their subcommands)
+from cola.cli import export, predict, report, run, search, sweep  # noqa: F401  (register their subcommands)
 from cola.cli.registry import COMMANDS
 from cola.errors import ColaError, ColaWarning
 

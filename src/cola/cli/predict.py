@@ -12,10 +12,30 @@ from cola.cli.placement import add_placement_arguments, placement_from_args
 from cola.cli.registry import command
 from cola.errors import ColaError
 
+# cola.predict.fit.PREDICTORS, listed here so that ``cola --help`` does not import torch (tested equal).
+PREDICTORS = ("knn", "polar", "dataset", "block-influence", "angular", "greedy-drop")
+
+
+def predictor_list(text: str) -> list[str]:
+    """``knn`` or ``knn,block-influence,...``: each a known predictor, none twice."""
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in PREDICTORS]
+    if not kinds or unknown or len(set(kinds)) != len(kinds):
+        raise argparse.ArgumentTypeError(f"expected distinct names from {', '.join(PREDICTORS)}; got {text!r}")
+    return kinds
+
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, help="finished search run directory on the TRAIN split")
-    p.add_argument("--predictor", choices=["knn", "polar", "dataset"], default="knn")
+    p.add_argument(
+        "--predictor",
+        type=predictor_list,
+        default=["knn"],
+        help=f"one of {', '.join(PREDICTORS)}; evaluate takes several, comma-separated",
+    )
+    p.add_argument(
+        "--drop", type=int, default=None, help="layers to drop (block-influence, angular, greedy-drop)"
+    )
     p.add_argument("--model", default=None, help="default: the run's model")
     p.add_argument("--task", default=None, help="default: the run's task")
     p.add_argument(
@@ -50,12 +70,19 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _prepare(args):
-    """Load the run, the model and disjoint test samples; fit the predictor."""
+    """Load the run, the model and disjoint test samples; fit the (first) predictor."""
+    run, model, scorer, samples, dropped = load_test_split(args)
+    fitted = fit_kind(args.predictor[0], args, model, run, scorer)
+    fitted.info["test_dropped_overlap"] = dropped
+    return model, scorer, samples, fitted
+
+
+def load_test_split(args):
+    """The training run, the model, a scorer and the test samples disjoint from the run's."""
     from cola.engine.model import ChainModel
     from cola.evaluation.scorer import ChainScorer
     from cola.predict.base import load_training_run
     from cola.predict.evaluate import disjoint_from
-    from cola.predict.fit import FitOptions, fit_predictor
     from cola.runs.config import load_samples
 
     _check_numbers(args)
@@ -84,7 +111,13 @@ def _prepare(args):
     model = ChainModel.from_pretrained(test_config.model, dtype=placement.dtype, device=placement.device,
                                        self_check=args.self_check)
     scorer = ChainScorer(model, task, run.config.eval)
-    options = FitOptions(
+    return run, model, scorer, samples, dropped
+
+
+def fit_options(args):
+    from cola.predict.fit import FitOptions
+
+    return FitOptions(
         layer=args.layer,
         no_correct=args.no_correct,
         seed=args.fit_seed,
@@ -92,16 +125,20 @@ def _prepare(args):
         simulations=args.simulations,
         length_penalty=args.length_penalty,
         train_samples=args.train_samples,
+        drop=getattr(args, "drop", None),
     )
-    fitted = fit_predictor(args.predictor, model, run, options, scorer=scorer)
-    fitted.info["test_dropped_overlap"] = dropped
-    return model, scorer, samples, fitted
+
+
+def fit_kind(kind: str, args, model, run, scorer):
+    from cola.predict.fit import fit_predictor
+
+    return fit_predictor(kind, model, run, fit_options(args), scorer=scorer)
 
 
 def _check_numbers(args) -> None:
     """Counts that must be positive, checked before any run, data or model is read."""
-    for option, value, minimum in (("--samples", args.samples, 0), ("--top-k", args.top_k, 1),
-                                   ("--epochs", args.epochs, 1), ("--simulations", args.simulations, 0),
+    for option, value, minimum in (("--samples", args.samples, 0), ("--top-k", getattr(args, "top_k", 1), 1),
+                                   ("--epochs", getattr(args, "epochs", 1), 1), ("--simulations", args.simulations, 0),
                                    ("--vote", getattr(args, "vote", 1), 1)):
         if value < minimum:
             raise ColaError(f"{option} must be at least {minimum}, got {value}")
@@ -121,6 +158,8 @@ def cmd_predict(args) -> int:
     from cola.engine.chain import format_chain
     from cola.predict.embedding import prompt_embedding
 
+    if len(args.predictor) != 1:
+        raise ColaError("predict takes one --predictor; evaluate compares several")
     model, scorer, samples, fitted = _prepare(args)
     predictor = fitted.predictor
     out = Path(args.out)
@@ -150,7 +189,6 @@ def cmd_predict(args) -> int:
     return 0
 
 
-
 # ----------------------------------------------------------------------- evaluate
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     _add_common(p)
@@ -161,24 +199,42 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 @command(
     "evaluate",
-    "score a chain predictor (knn|polar|dataset) on a held-out split vs the full model",
+    "score chain predictors (knn, polar, dataset, layer-drop baselines) on a held-out split vs the full model",
     add_evaluate_arguments,
 )
 def cmd_evaluate(args) -> int:
-    """Top-1 / vote accuracy and depth vs the full model; oracle pass@k labelled as such."""
-    from cola.predict.evaluate import evaluate_predictor
+    """Top-1 / vote accuracy and depth vs the full model; oracle pass@k labelled as such.
 
-    model, scorer, samples, fitted = _prepare(args)
-    report = evaluate_predictor(
-        fitted.predictor, scorer, samples, top_k=args.top_k, vote_m=args.vote, progress=not args.quiet
-    )
-    report.extra.update(fitted.info)
-    print(report.format())
+    With several predictors, each is fitted and scored on the same test samples, and a
+    comparison table (top-1 accuracy and layers used, 95% Wilson intervals) ends the output.
+    """
+    from cola.predict.evaluate import evaluate_predictor, format_comparison
+
+    run, model, scorer, samples, dropped = load_test_split(args)
+    reports = []
+    for kind in args.predictor:
+        fitted = fit_kind(kind, args, model, run, scorer)
+        fitted.info["test_dropped_overlap"] = dropped
+        report = evaluate_predictor(
+            fitted.predictor, scorer, samples, top_k=args.top_k, vote_m=args.vote, progress=not args.quiet
+        )
+        report.extra.update(fitted.info)
+        print(report.format())
+        reports.append(report)
+    if len(reports) > 1:
+        print(format_comparison(reports))
+    _write_reports(args, reports)
+    return 0
+
+
+def _write_reports(args, reports) -> None:
+    """``--json``: one report (one predictor) or a list; ``--details``: every sample, tagged by predictor."""
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        data = [r.to_json() for r in reports]
+        Path(args.json).write_text(json.dumps(data[0] if len(data) == 1 else data, indent=2) + "\n")
     if args.details:
         with Path(args.details).open("w") as handle:
-            for result in report.samples:
-                handle.write(json.dumps(result.to_json()) + "\n")
-    return 0
+            for report in reports:
+                for result in report.samples:
+                    handle.write(json.dumps({"predictor": report.predictor, **result.to_json()}) + "\n")
 

@@ -11,9 +11,15 @@ a run into something usable without labels on held-out samples:
 * :class:`PolarPredictor` - a tiny MLP with one skip/keep/repeat head per layer, trained
   on the training samples' best chains (in the spirit of PoLar), decoded to chains.
 * :func:`vote` - answer by majority over the answers of the top-m predicted chains.
+* :class:`LayerDropPredictor` - the layer-importance baselines a shorter model is
+  compared against (:mod:`~cola.predict.importance`: ShortGPT's block influence, the
+  angular distance of consecutive blocks, greedy dropping on validation accuracy), one
+  chain for a requested depth (:mod:`~cola.predict.depth`).
 
 :func:`evaluate_predictor` scores a predictor on a disjoint test split against the full
-model; pass@k there uses labels to pick a chain and is reported as an oracle.
+model (it refuses test samples the predictor was fitted on, by id or normalised question);
+pass@k there uses labels to pick a chain and is reported as an oracle. :func:`depth_sweep`
+scores every method at every depth on the same held-out samples.
 
 May import: cola.errors, cola.engine, cola.tasks, cola.evaluation, cola.search, cola.runs, cola.report
 """
@@ -35,6 +41,9 @@ _EXPORTS = {
     "PredictorReport": "evaluate",
     "evaluate_predictor": "evaluate",
     "vote": "evaluate",
+    "depth_chains": "depth",
+    "LayerDropPredictor": "importance",
+    "depth_sweep": "sweep",
     "KNNPredictor": "knn",
     "PolarPredictor": "polar",
     "chain_to_actions": "polar",
@@ -46,11 +55,14 @@ __all__ = [
     "DatasetChainPredictor",
     "DatasetEvaluator",
     "KNNPredictor",
+    "LayerDropPredictor",
     "PolarPredictor",
     "PredictorReport",
     "best_chain",
     "chain_to_actions",
     "decode_topk",
+    "depth_chains",
+    "depth_sweep",
     "embed_prompts",
     "evaluate_predictor",
     "prompt_embedding",

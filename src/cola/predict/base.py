@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,17 +17,51 @@ from cola.runs.records import SampleRecord
 from cola.search.base import best_chain as search_best_chain
 
 
+def normalize_question(text: str) -> str:
+    """Question text as compared for overlap: whitespace collapsed, case folded."""
+    return " ".join(text.split()).casefold()
+
+
+@dataclass(frozen=True)
+class SampleKeys:
+    """What identifies a predictor's training samples: their ids and normalised question texts.
+
+    A test sample overlaps the training data if it shares either: ids can repeat a
+    question under a new name (another split, a re-export) and texts can differ only in
+    spacing or case, so both are checked.
+    """
+
+    ids: frozenset[str]
+    questions: frozenset[str]
+
+    @classmethod
+    def of(cls, samples: Iterable) -> SampleKeys:
+        samples = list(samples)
+        return cls(frozenset(s.id for s in samples), frozenset(normalize_question(s.question) for s in samples))
+
+    def overlap(self, sample) -> str | None:
+        """Why ``sample`` is in the training data ("id" or "question"), or None."""
+        if sample.id in self.ids:
+            return "id"
+        if normalize_question(sample.question) in self.questions:
+            return "question"
+        return None
+
+
 class ChainPredictor:
     """Proposes ranked chains for prompts, without labels.
 
     Predictors that need an input representation get the prompt embeddings of
     :func:`cola.predict.embedding.embed_prompts` (``embedding_layer`` says which layer);
-    the dataset-level predictor ignores them.
+    the dataset-level predictor ignores them. A predictor fitted from a run carries its
+    training samples' :class:`SampleKeys` (``train_keys``), so that
+    :func:`cola.predict.evaluate.evaluate_predictor` refuses to score it on them.
     """
 
     name: str = "predictor"
     embedding_layer: int | None = None  # None: the predictor does not look at the input
     num_layers: int
+    train_keys: SampleKeys | None = None  # None: fitted by hand, nothing to check against
 
     def rank(self, embeddings: torch.Tensor | None, k: int) -> list[list[Chain]]:
         """Up to ``k`` distinct chains per row of ``embeddings``, best first (never empty)."""
@@ -87,6 +121,14 @@ class TrainingRun:
 
     def samples_of(self, records: Sequence[SampleRecord]) -> list[Any]:
         return [self.samples[r.sample_id] for r in records]
+
+    def prompts(self, tokenizer, records: Sequence[SampleRecord] | None = None) -> list[str]:
+        """The model inputs of ``records``' samples (default: all records), as the search built them."""
+        from cola.evaluation.scorer import resolve_style
+
+        style = resolve_style(self.config.eval.style, tokenizer)
+        records = self.records if records is None else records
+        return [self.task.prompt(self.samples[r.sample_id], tokenizer, style) for r in records]
 
 
 def load_training_run(run_dir: str | Path) -> TrainingRun:

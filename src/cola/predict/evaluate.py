@@ -20,7 +20,8 @@ from typing import Any
 import torch
 
 from cola.engine.chain import Chain, format_chain, full_chain
-from cola.predict.base import ChainPredictor
+from cola.errors import ColaError
+from cola.predict.base import ChainPredictor, SampleKeys
 from cola.predict.embedding import prompt_embedding
 from cola.report.stats import wilson_interval
 
@@ -138,9 +139,15 @@ def evaluate_predictor(
     vote_m: int = 3,
     progress: bool = False,
 ) -> PredictorReport:
-    """Predict chains for each sample from its prompt only, then grade them and the full model."""
+    """Predict chains for each sample from its prompt only, then grade them and the full model.
+
+    A predictor fitted from a run knows its training samples: any test sample sharing an
+    id or a normalised question with them is refused (:class:`ColaError`), since its
+    score would not be held-out.
+    """
     if top_k < 1 or vote_m < 1:
         raise ValueError("top_k and vote_m must be at least 1")
+    check_disjoint(predictor, samples)
     model = scorer.model
     num_layers = model.num_layers
     full = full_chain(num_layers)
@@ -174,6 +181,22 @@ def evaluate_predictor(
     return summarize_results(predictor.name, results, num_layers, top_k, vote_m)
 
 
+def format_comparison(reports: Sequence[PredictorReport]) -> str:
+    """Predictors side by side on the same test samples: top-1 accuracy and layers used (95% Wilson)."""
+    if not reports:
+        return ""
+    first = reports[0]
+    width = max(len("full model"), *(len(r.predictor) for r in reports))
+    lines = [
+        f"comparison on {first.full.n} held-out samples (95% Wilson intervals)",
+        f"  {'method':<{width}}  {'top-1 accuracy':<36}  layers used (of {first.num_layers})",
+        f"  {'full model':<{width}}  {first.full!s:<36}  {first.full_depth}",
+    ]
+    for report in reports:
+        lines.append(f"  {report.predictor:<{width}}  {report.top1!s:<36}  {report.top1_depth:.2f}")
+    return "\n".join(lines)
+
+
 def summarize_results(
     name: str, results: Sequence[SampleResult], num_layers: int, top_k: int, vote_m: int
 ) -> PredictorReport:
@@ -197,16 +220,28 @@ def summarize_results(
     )
 
 
-def sample_key(sample) -> tuple:
-    """What makes two samples the same question (ids may repeat across generated splits)."""
-    return (sample.question.strip(), tuple(sample.choices))
-
-
 def disjoint_from(test_samples: Sequence, train_samples: Sequence) -> tuple[list, int]:
-    """Test samples whose question is not in the training set, and how many were dropped."""
-    seen = {sample_key(s) for s in train_samples}
-    kept = [s for s in test_samples if sample_key(s) not in seen]
+    """Test samples sharing neither id nor normalised question with the training set, and how many were dropped."""
+    keys = SampleKeys.of(train_samples)
+    kept = [s for s in test_samples if keys.overlap(s) is None]
     return kept, len(test_samples) - len(kept)
+
+
+def refuse_overlap(keys: SampleKeys, samples: Sequence, what: str) -> None:
+    """Raise a one-line :class:`ColaError` naming the first sample that is in the training data."""
+    for sample in samples:
+        why = keys.overlap(sample)
+        if why is not None:
+            raise ColaError(
+                f"test sample {sample.id!r} is in the {what} training data (same {why}): "
+                "evaluate on samples disjoint from the training run"
+            )
+
+
+def check_disjoint(predictor: ChainPredictor, samples: Sequence) -> None:
+    """Refuse test samples the predictor was fitted on (when it knows its training samples)."""
+    if predictor.train_keys is not None:
+        refuse_overlap(predictor.train_keys, samples, f"{predictor.name} predictor's")
 
 
 def describe_chain(chain: Chain, num_layers: int) -> str:

@@ -6,13 +6,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from cola.predict.base import ChainPredictor, TrainingRun, record_chain_targets
+from cola.errors import ColaError
+from cola.predict.base import ChainPredictor, SampleKeys, TrainingRun, record_chain_targets
 from cola.predict.dataset_chain import DatasetChainPredictor, search_dataset_chain
+from cola.predict.depth import depth_chains
 from cola.predict.embedding import default_layer, embed_prompts
+from cola.predict.importance import IMPORTANCE_METHODS, LayerDropPredictor
 from cola.predict.knn import KNNPredictor
 from cola.predict.polar import PolarPredictor
 
-PREDICTORS = ("knn", "polar", "dataset")
+PREDICTORS = ("knn", "polar", "dataset", *IMPORTANCE_METHODS)
 
 
 @dataclass
@@ -25,6 +28,7 @@ class FitOptions:
     simulations: int = 64  # dataset-level search budget (chains tried)
     length_penalty: float = 0.1  # dataset objective: accuracy - penalty * len / L
     train_samples: int | None = None  # dataset search: first N training samples (None: all)
+    drop: int | None = None  # importance baselines: layers to drop (required for them)
 
 
 @dataclass
@@ -33,27 +37,29 @@ class Fitted:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def train_prompts(model, run: TrainingRun, records) -> list[str]:
-    from cola.evaluation.scorer import resolve_style
-
-    style = resolve_style(run.config.eval.style, model.tokenizer)
-    return [run.task.prompt(run.samples[r.sample_id], model.tokenizer, style) for r in records]
-
-
 def fit_predictor(
     kind: str, model, run: TrainingRun, options: FitOptions | None = None, scorer=None
 ) -> Fitted:
-    """Build a ``knn``, ``polar`` or ``dataset`` predictor from ``run`` (labels of the train split only)."""
+    """Build any predictor of :data:`PREDICTORS` from ``run`` (labels of the train split only).
+
+    The predictor carries the run's sample keys (``train_keys``), so evaluating it on
+    any of them is refused.
+    """
     options = options or FitOptions()
     if run.records and run.records[0].num_layers != model.num_layers:
         raise ValueError(
             f"run {run.path} was searched on a {run.records[0].num_layers}-layer model, not {model.num_layers} layers"
         )
     if kind in ("knn", "polar"):
-        return _fit_from_embeddings(kind, model, run, options)
-    if kind == "dataset":
-        return _fit_dataset_chain(model, run, options, scorer)
-    raise ValueError(f"unknown predictor {kind!r}; choose from {', '.join(PREDICTORS)}")
+        fitted = _fit_from_embeddings(kind, model, run, options)
+    elif kind == "dataset":
+        fitted = _fit_dataset_chain(model, run, options, scorer)
+    elif kind in IMPORTANCE_METHODS:
+        fitted = _fit_layer_drop(kind, model, run, options, scorer)
+    else:
+        raise ValueError(f"unknown predictor {kind!r}; choose from {', '.join(PREDICTORS)}")
+    fitted.predictor.train_keys = SampleKeys.of(run.samples.values())
+    return fitted
 
 
 def _fit_from_embeddings(kind: str, model, run: TrainingRun, options: FitOptions) -> Fitted:
@@ -63,7 +69,7 @@ def _fit_from_embeddings(kind: str, model, run: TrainingRun, options: FitOptions
     records = [r for r, _ in pairs]
     chains = [c for _, c in pairs]
     layer = default_layer(num_layers) if options.layer is None else options.layer
-    embeddings = embed_prompts(model, train_prompts(model, run, records), layer)
+    embeddings = embed_prompts(model, run.prompts(model.tokenizer, records), layer)
     info = {
         "train_records": len(run.records),
         "train_targets": len(pairs),
@@ -98,3 +104,16 @@ def _fit_dataset_chain(model, run: TrainingRun, options: FitOptions, scorer) -> 
         "search_seconds": round(result.seconds, 2),
     }
     return Fitted(DatasetChainPredictor.from_result(result, model.num_layers), info)
+
+
+def _fit_layer_drop(kind: str, model, run: TrainingRun, options: FitOptions, scorer) -> Fitted:
+    """An importance baseline: the chain of ``options.drop`` layers fewer that its criterion picks."""
+    if options.drop is None:
+        raise ColaError(f"the {kind} baseline needs the number of layers to drop (--drop N)")
+    if not 0 <= options.drop < model.num_layers:
+        raise ColaError(f"--drop {options.drop} is outside 0..{model.num_layers - 1} for a {model.num_layers}-layer model")
+    found = depth_chains(kind, model, run, [options.drop], options, scorer)
+    chain = found.chains[options.drop]
+    info = {"drop": options.drop, "chain": list(chain), "chain_length": len(chain), **found.info}
+    return Fitted(LayerDropPredictor(kind, chain, model.num_layers), info)
+
