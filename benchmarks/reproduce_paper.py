@@ -7,8 +7,9 @@ samples fixed by some chain (>60%). This script measures the same at the paper's
 protocol (200 simulations, lambda = 5, k, r in 1..4; MCTS rounds of 8 leaves under
 virtual loss) on both embedded models, each cell with its nulls: the reach-matched random
 baseline (same budget, same edit counts), the decoy-label control (the same MCTS rewarded
-by a wrong label) and the chance rate; and MCTS vs random at 25/50/100/200 simulations on
-one task (the budget curve).
+by a wrong label) and the chance rate; MCTS vs random at 25/50/100/200 simulations on
+one task (the budget curve); and, on arith, a search that is not the paper's
+(``best_first``: best-first over single edits near correct chains) with the same nulls.
 
 Every cell is a normal ``cola search`` run directory under ``results/paper/``. The script
 grows each cell in steps (``--target``: samples per cell after this invocation), so a
@@ -49,18 +50,20 @@ class Cell:
     simulations: int = SIMULATIONS
     levels: tuple[int, ...] = ()
     max_target: int | None = None  # cap on --target for expensive tasks (long generations)
+    strategy: str = "mcts"
 
     @property
     def name(self) -> str:
         budget = "" if self.simulations == SIMULATIONS else f"-sims{self.simulations}"
-        return f"{self.model}-{self.task}{budget}"
+        strategy = "" if self.strategy == "mcts" else f"-{self.strategy}"
+        return f"{self.model}-{self.task}{budget}{strategy}"
 
     def config(self) -> RunConfig:
         data = "generated" if self.task == "arith" else "bundled"
         return RunConfig(
             model=self.model, task=self.task, data=data, samples=self.max_samples,
             levels=list(self.levels) or None, seed=0, data_seed=0,
-            search=SearchConfig(simulations=self.simulations, batch_size=BATCH),
+            search=SearchConfig(strategy=self.strategy, simulations=self.simulations, batch_size=BATCH),
         )
 
 
@@ -73,6 +76,8 @@ MAIN_CELLS = [
     Cell("smollm2-135m", "math", 20, levels=(1, 2), max_target=4),
 ]
 BUDGET_CELLS = [Cell(*BUDGET_TASK, 50, simulations=s) for s in BUDGETS]
+# Not the paper's search: best-first over single edits near correct chains, same budget, same nulls.
+STRATEGY_CELLS = [Cell(model, "arith", 50, strategy="best_first") for model in ("smollm2-135m", "gemma3-270m")]
 
 
 def _timing() -> dict:
@@ -131,16 +136,16 @@ def table_rows(cells: list[Cell]) -> list[tuple[Cell, RunSummary]]:
 def main_table(cells: list[Cell]) -> str:
     """The paper's table: each rate for MCTS (oracle), the reach-matched baseline and the decoy control."""
     lines = [
-        "| model | task | n | original acc. | oracle acc. (MCTS) | shorter: MCTS | shorter: random | shorter: decoy "
-        "| fixed: MCTS | fixed: random | fixed: decoy | mean best depth (MCTS) | chance |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | task | search | n | original acc. | oracle acc. (search) | shorter: search | shorter: random "
+        "| shorter: decoy | fixed: search | fixed: random | fixed: decoy | mean best depth (search) | chance |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cell, s in table_rows(cells):
         b, d = s.baseline, s.decoy
         depth = _num(s.search.oracle_mean_length_correct)
         chance = "n/a (free-form)" if s.chance is None else f"{100 * s.chance:.0f}%"
         lines.append(
-            f"| {cell.model} | {cell.task} | {s.n} | {_pct(s.original)} | {_pct(s.search.oracle_found)} "
+            f"| {cell.model} | {cell.task} | {cell.strategy} | {s.n} | {_pct(s.original)} | {_pct(s.search.oracle_found)} "
             f"| {_pct(s.search.oracle_shorter)} | {_pct(b.oracle_shorter)} | {_pct(d.oracle_shorter)} "
             f"| {_pct(s.search.oracle_fixed)} | {_pct(b.oracle_fixed)} | {_pct(d.oracle_fixed)} | {depth} | {chance} |"
         )
@@ -165,19 +170,20 @@ def main() -> None:
     parser.add_argument("--concurrent-samples", type=int, default=4)
     parser.add_argument("--table-only", action="store_true", help="print the tables from the records; run nothing")
     args = parser.parse_args()
-    cells = {"all": MAIN_CELLS + BUDGET_CELLS, "main": MAIN_CELLS, "budget": BUDGET_CELLS}.get(args.cells)
+    every = MAIN_CELLS + BUDGET_CELLS + STRATEGY_CELLS
+    cells = {"all": every, "main": MAIN_CELLS, "budget": BUDGET_CELLS, "strategy": STRATEGY_CELLS}.get(args.cells)
     if cells is None:
         wanted = set(args.cells.split(","))
-        cells = [c for c in MAIN_CELLS + BUDGET_CELLS if c.name in wanted]
+        cells = [c for c in every if c.name in wanted]
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.table_only:
         models: dict = {}
         for cell in sorted(cells, key=lambda c: (c.model, c.task == "gsm8k" or c.task == "math")):
             grow(cell, args.target, models, args.concurrent_samples)
-    print(main_table(MAIN_CELLS))
+    print(main_table(MAIN_CELLS + STRATEGY_CELLS))
     print()
     print(budget_table())
-    done = [RESULTS / c.name for c in MAIN_CELLS + BUDGET_CELLS if (RESULTS / c.name / "records.jsonl").exists()]
+    done = [RESULTS / c.name for c in every if (RESULTS / c.name / "records.jsonl").exists()]
     if done and not args.table_only:
         report(done, RESULTS / "report")
 

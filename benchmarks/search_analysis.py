@@ -68,7 +68,7 @@ def shortening(records) -> dict:
 def anatomy(records, arm: str) -> dict:
     """Where an arm spent its budget: correct chains found, edits, lengths relative to the model."""
     correct_counts, edits, shorter, longer = [], [], 0, 0
-    total = 0
+    total, short_lengths = 0, []
     for record in records:
         outcome = getattr(record, arm)
         if outcome is None:
@@ -78,6 +78,8 @@ def anatomy(records, arm: str) -> dict:
         for evaluation in outcome.evaluations[1:]:
             total += 1
             shorter += len(evaluation.chain) < record.num_layers
+            if len(evaluation.chain) < record.num_layers:
+                short_lengths.append(record.num_layers - len(evaluation.chain))
             longer += len(evaluation.chain) > record.num_layers
     return {
         "median_correct": statistics.median(correct_counts) if correct_counts else None,
@@ -85,24 +87,32 @@ def anatomy(records, arm: str) -> dict:
         "max_edits": max(edits) if edits else None,
         "shorter": shorter / total if total else None,
         "longer": longer / total if total else None,
+        "shortfall": statistics.mean(short_lengths) if short_lengths else None,
     }
 
 
-def analyse(path: Path) -> list[str]:
-    records = RunStore(path).load_records()
+def analyse(path: Path | str, records=None) -> list[str]:
+    """One table row for a run directory (or, with ``records``, for records pooled under the name ``path``)."""
+    records = RunStore(path).load_records() if records is None else records
     if not records or all(r.baseline is None for r in records):
         return []
     s = shortening(records)
     mcts, rand = anatomy(records, "search"), anatomy(records, "baseline")
-    layers = records[0].num_layers
+    layers = {r.num_layers for r in records}
+    layers = layers.pop() if len(layers) == 1 else "mixed"
     depth = "-" if s["depth_search"] is None else f"{s['depth_search']:.1f} vs {s['depth_baseline']:.1f}"
     return [
-        f"| {path.name} | {s['n']} | {_rate(s['search'])} | {_rate(s['baseline'])} | "
+        f"| {getattr(path, 'name', path)} | {s['n']} | {_rate(s['search'])} | {_rate(s['baseline'])} | "
         f"{s['only_search']} / {s['only_baseline']} (p = {s['p']:.2f}) | {depth} (of {layers}) | "
         f"{mcts['median_correct']} vs {rand['median_correct']} | {mcts['median_edits']} vs {rand['median_edits']} | "
         f"{100 * mcts['shorter']:.0f}% / {100 * mcts['longer']:.0f}% vs "
-        f"{100 * rand['shorter']:.0f}% / {100 * rand['longer']:.0f}% |"
+        f"{100 * rand['shorter']:.0f}% / {100 * rand['longer']:.0f}% | "
+        f"{_num(mcts['shortfall'])} vs {_num(rand['shortfall'])} |"
     ]
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def main() -> None:
@@ -112,11 +122,25 @@ def main() -> None:
     runs = args.runs or sorted(p for p in RESULTS.iterdir() if (p / "records.jsonl").exists())
     print("| run | orig. correct | shorter: MCTS | shorter: random (same reach) | only MCTS / only random "
           "| mean best depth MCTS vs random | median correct chains found | median edits | "
-          "chains shorter / longer than the model |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "chains shorter / longer than the model | layers saved by a shorter chain (mean) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    pooled = []
     for path in runs:
         for line in analyse(path):
             print(line)
+        pooled.extend(RunStore(path).load_records())
+    if len(runs) > 1:
+        for line in analyse("all runs pooled", pooled):
+            print(line)
+    print()
+    print(penalty_scale(sorted({r.num_layers for r in pooled})))
+
+
+def penalty_scale(depths: list[int], lam: float = 5.0) -> str:
+    """How the UCB length penalty lambda * len / L compares with the 0/1 reward it is added to."""
+    parts = [f"L = {depth}: one layer shorter is worth {lam / depth:.2f}, so a wrong chain "
+             f"{math.ceil(depth / lam)} layers shorter outscores a correct one" for depth in depths]
+    return f"Length penalty (lambda = {lam:g}) against the 0/1 reward: " + "; ".join(parts) + "."
 
 
 if __name__ == "__main__":
