@@ -8,6 +8,7 @@ rewards and lets the engine batch and cache however it likes.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -220,3 +221,15 @@ class EvaluationCache:
                     raise RuntimeError(f"evaluator answered for chain {evaluation.chain} instead of {chain}")
                 self._store(evaluation, reached[chain])
         return [self.by_chain[tuple(c)] for c in chains]
+
+    def outcome(self, strategy: str, simulations: int, started: float) -> SearchOutcome:
+        """What a strategy returns: every evaluation in order, their edit counts, the best chain, the time."""
+        evaluations = list(self.order)
+        return SearchOutcome(
+            strategy=strategy,
+            evaluations=evaluations,
+            simulations=simulations,
+            best_chain=best_chain(evaluations),
+            seconds=time.perf_counter() - started,
+            edits=list(self.order_edits),
+        )

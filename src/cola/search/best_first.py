@@ -30,7 +30,6 @@ from cola.search.base import (
     SearchConfig,
     SearchOutcome,
     action_space,
-    best_chain,
     register_strategy,
 )
 
@@ -102,12 +101,4 @@ def best_first_search(
         rounds += 1
         for evaluation in cache.evaluate(children, edits=[depth] * len(children)):
             frontier.add(evaluation, depth)
-    evaluations = list(cache.order)
-    return SearchOutcome(
-        strategy="best_first",
-        evaluations=evaluations,
-        simulations=rounds,
-        best_chain=best_chain(evaluations),
-        seconds=time.perf_counter() - start,
-        edits=list(cache.order_edits),
-    )
+    return cache.outcome("best_first", rounds, start)

@@ -42,7 +42,6 @@ from cola.search.base import (
     SearchConfig,
     SearchOutcome,
     action_space,
-    best_chain,
     register_strategy,
 )
 
@@ -143,15 +142,7 @@ class MCTS:
         total = self.config.simulations
         while self.simulations < total and not self.should_stop():
             self.run_round(min(self.config.batch_size, total - self.simulations))
-        evaluations = list(self.cache.order)
-        return SearchOutcome(
-            strategy="mcts",
-            evaluations=evaluations,
-            simulations=self.simulations,
-            best_chain=best_chain(evaluations),
-            seconds=time.perf_counter() - start,
-            edits=list(self.cache.order_edits),
-        )
+        return self.cache.outcome("mcts", self.simulations, start)
 
 
 @register_strategy("mcts")

@@ -26,7 +26,6 @@ from cola.search.base import (
     SearchConfig,
     SearchOutcome,
     action_space,
-    best_chain,
     register_strategy,
 )
 
@@ -92,15 +91,7 @@ def random_matched_search(
                 pending[found[0]] = found[1]
         if pending:
             cache.evaluate(list(pending), edits=list(pending.values()))
-    evaluations = list(cache.order)
-    return SearchOutcome(
-        strategy="random_matched",
-        evaluations=evaluations,
-        simulations=drawn,
-        best_chain=best_chain(evaluations),
-        seconds=time.perf_counter() - start,
-        edits=list(cache.order_edits),
-    )
+    return cache.outcome("random_matched", drawn, start)
 
 
 class _Taken:

@@ -29,7 +29,6 @@ from cola.search.base import (
     SearchConfig,
     SearchOutcome,
     action_space,
-    best_chain,
     register_strategy,
 )
 
@@ -100,12 +99,4 @@ def random_nearby_search(
             pending[candidate] = made
         if pending:
             cache.evaluate(list(pending), edits=list(pending.values()))
-    evaluations = list(cache.order)
-    return SearchOutcome(
-        strategy="random_nearby",
-        evaluations=evaluations,
-        simulations=drawn,
-        best_chain=best_chain(evaluations),
-        seconds=time.perf_counter() - start,
-        edits=list(cache.order_edits),
-    )
+    return cache.outcome("random_nearby", drawn, start)
