@@ -58,6 +58,7 @@ class RunReport:
     chance: dict[str, float | None]  # per summary column (None: free-form answers)
     titles: dict[str, str] = field(default_factory=dict)  # per summary column
     simulations: int | None = None  # the search budget from the run's config
+    strategy: str | None = None  # the search strategy from the run's config
 
 
 @dataclass
@@ -69,12 +70,12 @@ class ReportData:
     def has_levels(self) -> bool:
         return any(s.levels for run in self.runs for s in run.strategies.values())
 
-    def budget_curves(self) -> dict[tuple[str | None, str], list[RunReport]]:
-        """Runs of one model and task at two or more search budgets, by (model, task), budget ascending."""
-        groups: dict[tuple[str | None, str], list[RunReport]] = {}
+    def budget_curves(self) -> dict[tuple[str | None, str, str | None], list[RunReport]]:
+        """Runs of one model, task and strategy at two or more budgets, by (model, task, strategy), budget ascending."""
+        groups: dict[tuple[str | None, str, str | None], list[RunReport]] = {}
         for run in self.runs:
             if run.simulations is not None:
-                groups.setdefault((run.model, run.task), []).append(run)
+                groups.setdefault((run.model, run.task, run.strategy), []).append(run)
         return {key: sorted(runs, key=lambda r: r.simulations) for key, runs in groups.items()
                 if len({r.simulations for r in runs}) > 1}
 
@@ -147,6 +148,7 @@ def run_report(name: str, records: Sequence[SampleRecord], config: dict[str, Any
         chance={key: group.chance for key, group in columns},
         titles={key: COLUMN_TITLES[key].format(name, group.strategy) for key, group in columns},
         simulations=(config.get("search") or {}).get("simulations"),
+        strategy=(config.get("search") or {}).get("strategy"),
     )
 
 
