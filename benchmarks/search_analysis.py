@@ -23,6 +23,7 @@ from cola.report.stats import Proportion, oracle_best_chain
 from cola.runs import RunStore
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "paper"
+PAPER_SIMULATIONS = 200
 
 
 def sign_test(only_a: int, only_b: int) -> float:
@@ -124,13 +125,17 @@ def main() -> None:
           "| mean best depth MCTS vs random | median correct chains found | median edits | "
           "chains shorter / longer than the model | layers saved by a shorter chain (mean) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    pooled = []
+    pooled, pooled_runs = [], 0
     for path in runs:
         for line in analyse(path):
             print(line)
-        pooled.extend(RunStore(path).load_records())
-    if len(runs) > 1:
-        for line in analyse("all runs pooled", pooled):
+        config = RunStore(path).load_config() or {}
+        search = config.get("search") or {}
+        if search.get("strategy") == "mcts" and search.get("simulations") == PAPER_SIMULATIONS:
+            pooled.extend(RunStore(path).load_records())  # each sample once: budget-curve runs repeat them
+            pooled_runs += 1
+    if pooled_runs > 1:
+        for line in analyse(f"pooled: {pooled_runs} MCTS runs at {PAPER_SIMULATIONS} simulations", pooled):
             print(line)
     print()
     print(penalty_scale(sorted({r.num_layers for r in pooled})))
