@@ -1,0 +1,69 @@
+"""The README's reproduction tables are what the committed records say: re-derived here, never typed.
+
+``benchmarks/reproduce_paper.py`` writes its run directories under ``results/paper/``; the
+README shows its tables between ``<!-- paper-table -->`` and ``<!-- budget-table -->``
+markers. These tests recompute both tables from the committed records, and re-derive one
+cell with ``cola summary``, so a README number cannot drift from the data behind it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from cola.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER = ROOT / "results" / "paper"
+
+
+def readme_block(name: str) -> list[str]:
+    """The Markdown table rows between ``<!-- name -->`` and ``<!-- /name -->`` (header rows dropped)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(rf"<!-- {name} -->\n(.*?)<!-- /{name} -->", text, re.S)
+    assert match, f"README has no {name} block"
+    return [line for line in match.group(1).splitlines() if line.startswith("|")][2:]
+
+
+def reproduce_script():
+    spec = importlib.util.spec_from_file_location("reproduce_paper", ROOT / "benchmarks" / "reproduce_paper.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def test_readme_tables_are_recomputed_from_the_committed_records():
+    script = reproduce_script()
+    main_rows = readme_block("paper-table")
+    assert main_rows, "the README's reproduction table is empty"
+    assert script.main_table(script.MAIN_CELLS + script.STRATEGY_CELLS).splitlines()[2:] == main_rows
+    assert script.budget_table().splitlines()[2:] == readme_block("budget-table")
+
+
+def test_cola_summary_re_derives_a_readme_cell(capsys):
+    """The first row's "shorter" cells (MCTS and random) are the fractions ``cola summary`` prints."""
+    row = cells(readme_block("paper-table")[0])
+    model, task, mcts_shorter, random_shorter = row[0], row[1], row[6], row[7]
+    run = PAPER / f"{model}-{task}"
+    assert main(["summary", str(run)]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("orig. correct with a shorter correct chain"))
+    columns = re.split(r"\s{2,}", line.strip())[1:]  # mcts vs gold, mcts vs decoy, baseline vs gold, ...
+
+    def fraction(cell: str) -> str:
+        found = re.search(r"\d+/\d+", cell)
+        return found.group(0) if found else "-"
+
+    assert fraction(columns[0]) == fraction(mcts_shorter)
+    assert fraction(columns[2]) == fraction(random_shorter)
+    if fraction(mcts_shorter) == "-":
+        pytest.fail("the first README row has no originally correct sample to re-derive")
