@@ -18,6 +18,7 @@ continues where it stopped. CPU and wall time per cell accumulate in ``timing.js
 
     python benchmarks/reproduce_paper.py --target 12              # run / continue every cell to 12 samples
     python benchmarks/reproduce_paper.py --table-only             # the tables from the committed records
+    python benchmarks/reproduce_paper.py --table-only --readme    # ... written into the README's marked blocks
     cola report results/paper/<cell> ... --out results/paper/report   # (the script writes this report too)
 """
 
@@ -163,12 +164,47 @@ def budget_table() -> str:
     return "\n".join(lines)
 
 
+def timing_table() -> str:
+    """CPU time per cell, as ``timing.json`` accumulated it over every invocation."""
+    rows = ["| cell | samples | CPU time | CPU s/sample |", "|---|---|---|---|"]
+    timing = _timing()
+    for name, entry in sorted(timing.items()):
+        rows.append(f"| {name} | {entry['samples']} | {entry['cpu_seconds'] / 60:.1f} min | "
+                    f"{entry['cpu_seconds'] / max(entry['samples'], 1):.0f} |")
+    total = sum(entry["cpu_seconds"] for entry in timing.values())
+    rows.append(f"| all | {sum(entry['samples'] for entry in timing.values())} | {total / 3600:.2f} h | |")
+    return "\n".join(rows)
+
+
+def refresh_readme() -> None:
+    """Rewrite the README's marked blocks (``<!-- name -->`` ... ``<!-- /name -->``) from the records."""
+    import re
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from search_analysis import analysis_text, default_runs
+
+    blocks = {"paper-table": main_table(MAIN_CELLS + STRATEGY_CELLS), "budget-table": budget_table(),
+              "search-analysis": analysis_text(default_runs()), "paper-timing": timing_table()}
+    readme = RESULTS.parents[1] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    for name, body in blocks.items():
+        text, count = re.subn(rf"<!-- {name} -->\n.*?<!-- /{name} -->",
+                              lambda _m, n=name, b=body: f"<!-- {n} -->\n{b}\n<!-- /{n} -->", text, flags=re.S)
+        if count != 1:
+            raise SystemExit(f"README has {count} <!-- {name} --> blocks, expected 1")
+    readme.write_text(text, encoding="utf-8")
+    print(f"refreshed {', '.join(blocks)} in {readme}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", type=int, default=12, help="samples per cell after this invocation")
     parser.add_argument("--cells", default="all", help="all, main, budget, or comma-separated cell names")
     parser.add_argument("--concurrent-samples", type=int, default=4)
     parser.add_argument("--table-only", action="store_true", help="print the tables from the records; run nothing")
+    parser.add_argument("--readme", action="store_true",
+                        help="also write the tables, the search analysis and the CPU time into the README's blocks")
     args = parser.parse_args()
     every = MAIN_CELLS + BUDGET_CELLS + STRATEGY_CELLS
     cells = {"all": every, "main": MAIN_CELLS, "budget": BUDGET_CELLS, "strategy": STRATEGY_CELLS}.get(args.cells)
@@ -183,6 +219,8 @@ def main() -> None:
     print(main_table(MAIN_CELLS + STRATEGY_CELLS))
     print()
     print(budget_table())
+    if args.readme:
+        refresh_readme()
     done = [RESULTS / c.name for c in every if (RESULTS / c.name / "records.jsonl").exists()]
     if done and not args.table_only:
         report(done, RESULTS / "report")

@@ -116,29 +116,33 @@ def _num(value) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="*", type=Path)
-    args = parser.parse_args()
-    runs = args.runs or sorted(p for p in RESULTS.iterdir() if (p / "records.jsonl").exists())
-    print("| run | orig. correct | shorter: MCTS | shorter: random (same reach) | only MCTS / only random "
-          "| mean best depth MCTS vs random | median correct chains found | median edits | "
-          "chains shorter / longer than the model | layers saved by a shorter chain (mean) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+def analysis_text(runs: list[Path]) -> str:
+    """The comparison table (one row per run, then the pooled paper-budget MCTS runs) and the penalty line."""
+    lines = ["| run | orig. correct | shorter: MCTS | shorter: random (same reach) | only MCTS / only random "
+             "| mean best depth MCTS vs random | median correct chains found | median edits | "
+             "chains shorter / longer than the model | layers saved by a shorter chain (mean) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     pooled, pooled_runs = [], 0
     for path in runs:
-        for line in analyse(path):
-            print(line)
-        config = RunStore(path).load_config() or {}
-        search = config.get("search") or {}
+        lines.extend(analyse(path))
+        search = (RunStore(path).load_config() or {}).get("search") or {}
         if search.get("strategy") == "mcts" and search.get("simulations") == PAPER_SIMULATIONS:
             pooled.extend(RunStore(path).load_records())  # each sample once: budget-curve runs repeat them
             pooled_runs += 1
     if pooled_runs > 1:
-        for line in analyse(f"pooled: {pooled_runs} MCTS runs at {PAPER_SIMULATIONS} simulations", pooled):
-            print(line)
-    print()
-    print(penalty_scale(sorted({r.num_layers for r in pooled})))
+        lines.extend(analyse(f"pooled: {pooled_runs} MCTS runs at {PAPER_SIMULATIONS} simulations", pooled))
+    return "\n".join(lines) + "\n\n" + penalty_scale(sorted({r.num_layers for r in pooled}))
+
+
+def default_runs() -> list[Path]:
+    return sorted(p for p in RESULTS.iterdir() if (p / "records.jsonl").exists())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="*", type=Path)
+    args = parser.parse_args()
+    print(analysis_text(args.runs or default_runs()))
 
 
 def penalty_scale(depths: list[int], lam: float = 5.0) -> str:

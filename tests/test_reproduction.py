@@ -1,8 +1,8 @@
 """The README's reproduction tables are what the committed records say: re-derived here, never typed.
 
 ``benchmarks/reproduce_paper.py`` writes its run directories under ``results/paper/``; the
-README shows its tables between ``<!-- paper-table -->`` and ``<!-- budget-table -->``
-markers. These tests recompute both tables from the committed records, and re-derive one
+README shows its tables in marked blocks (``<!-- paper-table -->`` ... ``<!-- /paper-table -->``,
+written by ``reproduce_paper.py --table-only --readme``). These tests recompute both tables from the committed records, and re-derive one
 cell with ``cola summary``, so a README number cannot drift from the data behind it.
 """
 
@@ -29,8 +29,8 @@ def readme_block(name: str) -> list[str]:
     return [line for line in match.group(1).splitlines() if line.startswith("|")][2:]
 
 
-def reproduce_script():
-    spec = importlib.util.spec_from_file_location("reproduce_paper", ROOT / "benchmarks" / "reproduce_paper.py")
+def benchmark_script(name: str = "reproduce_paper"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
@@ -42,11 +42,15 @@ def cells(row: str) -> list[str]:
 
 
 def test_readme_tables_are_recomputed_from_the_committed_records():
-    script = reproduce_script()
+    script = benchmark_script()
     main_rows = readme_block("paper-table")
     assert main_rows, "the README's reproduction table is empty"
     assert script.main_table(script.MAIN_CELLS + script.STRATEGY_CELLS).splitlines()[2:] == main_rows
     assert script.budget_table().splitlines()[2:] == readme_block("budget-table")
+    assert script.timing_table().splitlines()[2:] == readme_block("paper-timing")
+    analysis = benchmark_script("search_analysis")
+    rows = [line for line in analysis.analysis_text(analysis.default_runs()).splitlines() if line.startswith("|")]
+    assert rows[2:] == readme_block("search-analysis")
 
 
 def test_cola_summary_re_derives_a_readme_cell(capsys):
