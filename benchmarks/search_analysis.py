@@ -92,9 +92,8 @@ def anatomy(records, arm: str) -> dict:
     }
 
 
-def analyse(path: Path | str, records=None) -> list[str]:
-    """One table row for a run directory (or, with ``records``, for records pooled under the name ``path``)."""
-    records = RunStore(path).load_records() if records is None else records
+def analyse(name: str, records) -> list[str]:
+    """One table row, named ``name``, for the records of a run (or of several runs pooled)."""
     if not records or all(r.baseline is None for r in records):
         return []
     s = shortening(records)
@@ -103,7 +102,7 @@ def analyse(path: Path | str, records=None) -> list[str]:
     layers = layers.pop() if len(layers) == 1 else "mixed"
     depth = "-" if s["depth_search"] is None else f"{s['depth_search']:.1f} vs {s['depth_baseline']:.1f}"
     return [
-        f"| {getattr(path, 'name', path)} | {s['n']} | {_rate(s['search'])} | {_rate(s['baseline'])} | "
+        f"| {name} | {s['n']} | {_rate(s['search'])} | {_rate(s['baseline'])} | "
         f"{s['only_search']} / {s['only_baseline']} (p = {s['p']:.2f}) | {depth} (of {layers}) | "
         f"{mcts['median_correct']} vs {rand['median_correct']} | {mcts['median_edits']} vs {rand['median_edits']} | "
         f"{100 * mcts['shorter']:.0f}% / {100 * mcts['longer']:.0f}% vs "
@@ -124,10 +123,12 @@ def analysis_text(runs: list[Path]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     pooled, pooled_runs = [], 0
     for path in runs:
-        lines.extend(analyse(path))
-        search = (RunStore(path).load_config() or {}).get("search") or {}
+        store = RunStore(path)
+        records = store.load_records()
+        lines.extend(analyse(path.name, records))
+        search = (store.load_config() or {}).get("search") or {}
         if search.get("strategy") == "mcts" and search.get("simulations") == PAPER_SIMULATIONS:
-            pooled.extend(RunStore(path).load_records())  # each sample once: budget-curve runs repeat them
+            pooled.extend(records)  # each sample once: budget-curve runs repeat them
             pooled_runs += 1
     if pooled_runs > 1:
         lines.extend(analyse(f"pooled: {pooled_runs} MCTS runs at {PAPER_SIMULATIONS} simulations", pooled))

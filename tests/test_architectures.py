@@ -29,14 +29,9 @@ LENGTHS = (WINDOW + 6, WINDOW + 1)  # both prompts are longer than the sliding w
 STEPS = 4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run on one intra-op thread: handing a 64-wide matmul to two threads costs more
-    than the matmul (on a busy 2-core machine, 100x more)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny models run on one intra-op thread: handing a 64-wide matmul to two threads costs more
+# than the matmul (on a busy 2-core machine, 100x more).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _ids(length: int, seed: int) -> torch.Tensor:

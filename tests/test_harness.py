@@ -46,12 +46,7 @@ LIMITS = {MC: 5, GEN: 3, ROLL: 3}
 REPEAT = "0-9;11;11;12-29"  # layer 10 skipped, 11 looped: 31 positions
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -25,13 +25,7 @@ PROMPTS = ["The capital of France is", "Count: one, two, three, four,"]
 SPECS = ["0-12,12,13-29", "0-12,14-29", "0-5,3-5,6-29"]  # shared prefixes, a loop, a skip
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """bfloat16 on a CPU: small matmuls split over threads cost more than they gain (equal results)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -34,14 +34,7 @@ from cola.predict.polar import actions_to_chain
 from cola.report.stats import wilson_interval as wilson
 from cola.runs.records import Evaluation, SampleRecord, SearchOutcome
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny forwards gain nothing from threads on this 2-core box and suffer when it is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----------------------------------------------------------------- hand-made parts
