@@ -25,7 +25,9 @@ continues where it stopped. CPU and wall time per cell accumulate in ``timing.js
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
 import resource
 import time
 from dataclasses import dataclass
@@ -107,12 +109,22 @@ def grow(cell: Cell, target: int, models: dict, concurrent: int) -> None:
     print(f"== {cell.name}: {done} -> {goal} samples", flush=True)
     run_search(cell.config(), out, resume=True, model=models[cell.model], progress=True,
                concurrent_samples=concurrent, limit=goal - done)
-    timing = _timing()
-    entry = timing.setdefault(cell.name, {"wall_seconds": 0.0, "cpu_seconds": 0.0})
-    entry["wall_seconds"] += time.perf_counter() - wall
-    entry["cpu_seconds"] += _cpu_seconds() - cpu
-    entry["samples"] = len(RunStore(out).load_records())
-    (RESULTS / "timing.json").write_text(json.dumps(timing, indent=2, sort_keys=True) + "\n")
+    _add_timing(cell.name, time.perf_counter() - wall, _cpu_seconds() - cpu, len(RunStore(out).load_records()))
+
+
+def _add_timing(name: str, wall: float, cpu: float, samples: int) -> None:
+    """Add one cell's times to ``timing.json``; locked and atomic, because several invocations
+    (one per model, on different cores) may finish a cell at the same moment."""
+    with open(RESULTS / "timing.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        timing = _timing()
+        entry = timing.setdefault(name, {"wall_seconds": 0.0, "cpu_seconds": 0.0})
+        entry["wall_seconds"] += wall
+        entry["cpu_seconds"] += cpu
+        entry["samples"] = samples
+        staged = RESULTS / "timing.json.tmp"
+        staged.write_text(json.dumps(timing, indent=2, sort_keys=True) + "\n")
+        os.replace(staged, RESULTS / "timing.json")
 
 
 def _pct(p) -> str:
