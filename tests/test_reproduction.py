@@ -47,6 +47,7 @@ def test_readme_tables_are_recomputed_from_the_committed_records():
     assert main_rows, "the README's reproduction table is empty"
     assert script.main_table(script.MAIN_CELLS + script.STRATEGY_CELLS).splitlines()[2:] == main_rows
     assert script.budget_table().splitlines()[2:] == readme_block("budget-table")
+    assert script.claims_table().splitlines()[2:] == readme_block("paper-claims")
     assert script.timing_table().splitlines()[2:] == readme_block("paper-timing")
     analysis = benchmark_script("search_analysis")
     rows = [line for line in analysis.analysis_text(analysis.default_runs()).splitlines() if line.startswith("|")]
