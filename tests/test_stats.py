@@ -75,6 +75,15 @@ def test_wilson_known_values():
         wilson_interval(3, 2)
 
 
+def test_wilson_interval_holds_its_estimate_exactly():
+    """0/n and n/n give exactly 0 and 1 (rounding gave 2.8e-17 for 0/11 and broke the budget plot's error bars)."""
+    for n in range(1, 200):
+        for k in range(n + 1):
+            lo, hi = wilson_interval(k, n)
+            assert 0.0 <= lo <= k / n <= hi <= 1.0, (k, n, lo, hi)
+        assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
+
+
 def test_wilson_formula_exactly():
     k, n, z = 3, 7, 1.96
     p = k / n
