@@ -6,7 +6,8 @@ chain for each arm with Wilson intervals, the paired outcome (samples only one a
 shortened) with an exact two-sided sign test, and the shortest correct depth each arm
 found. Then what the records say about why: how many correct chains each arm evaluated
 per sample, how far from the full chain and how long its chains were, and how the UCB
-length penalty compares with the 0/1 reward it is added to.
+length penalty compares with the 0/1 reward it is added to. Last, each run of another strategy
+(``best_first``) against the MCTS run of the same model, task and budget, paired by sample.
 
     python benchmarks/search_analysis.py                       # every cell under results/paper
     python benchmarks/search_analysis.py results/paper/gemma3-270m-arith
@@ -103,12 +104,16 @@ def analyse(name: str, records) -> list[str]:
     depth = "-" if s["depth_search"] is None else f"{s['depth_search']:.1f} vs {s['depth_baseline']:.1f}"
     return [
         f"| {name} | {s['n']} | {_rate(s['search'])} | {_rate(s['baseline'])} | "
-        f"{s['only_search']} / {s['only_baseline']} (p = {s['p']:.2f}) | {depth} (of {layers}) | "
+        f"{s['only_search']} / {s['only_baseline']} (p = {_p(s['p'])}) | {depth} (of {layers}) | "
         f"{mcts['median_correct']} vs {rand['median_correct']} | {mcts['median_edits']} vs {rand['median_edits']} | "
         f"{100 * mcts['shorter']:.0f}% / {100 * mcts['longer']:.0f}% vs "
         f"{100 * rand['shorter']:.0f}% / {100 * rand['longer']:.0f}% | "
         f"{_num(mcts['shortfall'])} vs {_num(rand['shortfall'])} |"
     ]
+
+
+def _p(value: float) -> str:
+    return f"{value:.2f}" if value >= 0.01 else f"{value:.3f}"
 
 
 def _num(value) -> str:
@@ -117,8 +122,8 @@ def _num(value) -> str:
 
 def analysis_text(runs: list[Path]) -> str:
     """The comparison table (one row per run, then the pooled paper-budget MCTS runs) and the penalty line."""
-    lines = ["| run | orig. correct | shorter: MCTS | shorter: random (same reach) | only MCTS / only random "
-             "| mean best depth MCTS vs random | median correct chains found | median edits | "
+    lines = ["| run | orig. correct | shorter: search | shorter: random (same reach) | only search / only random "
+             "| mean best depth search vs random | median correct chains found | median edits | "
              "chains shorter / longer than the model | layers saved by a shorter chain (mean) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     pooled, pooled_runs = [], 0
@@ -132,7 +137,61 @@ def analysis_text(runs: list[Path]) -> str:
             pooled_runs += 1
     if pooled_runs > 1:
         lines.extend(analyse(f"pooled: {pooled_runs} MCTS runs at {PAPER_SIMULATIONS} simulations", pooled))
-    return "\n".join(lines) + "\n\n" + penalty_scale(sorted({r.num_layers for r in pooled}))
+    text = "\n".join(lines) + "\n\n" + penalty_scale(sorted({r.num_layers for r in pooled}))
+    against_mcts = strategy_comparison(runs)
+    return text + ("\n\n" + against_mcts if against_mcts else "")
+
+
+def _shortened(record, outcome) -> tuple[bool, int]:
+    best = oracle_best_chain(record, outcome)
+    return (best is not None and len(best) < record.num_layers,
+            len(best) if best is not None else record.num_layers)
+
+
+def _comparison_row(name: str, wins: list, depth: bool) -> str:
+    """One row: ``wins`` holds, per sample, (strategy, MCTS, MCTS's random arm) as (shortened, best depth)."""
+    only_a = sum(a[0] and not m[0] for a, m, _ in wins)
+    only_m = sum(m[0] and not a[0] for a, m, _ in wins)
+    depths = (f"{statistics.mean(a[1] for a, _, _ in wins):.1f} vs {statistics.mean(m[1] for _, m, _ in wins):.1f}"
+              if wins and depth else "-")
+    return (f"| {name} | {len(wins)} | {_rate(Proportion(sum(a[0] for a, _, _ in wins), len(wins)))} | "
+            f"{_rate(Proportion(sum(m[0] for _, m, _ in wins), len(wins)))} | "
+            f"{_rate(Proportion(sum(r[0] for _, _, r in wins), len(wins)))} | "
+            f"{only_a} / {only_m} (p = {_p(sign_test(only_a, only_m))}) | {depths} |")
+
+
+def strategy_comparison(runs: list[Path]) -> str:
+    """Each non-MCTS run against the MCTS run of the same model, task and budget, on the samples both searched.
+
+    The same data seed gives the same samples in the same order, so the pairs are exact:
+    the other strategy, MCTS, and MCTS's own reach-matched random arm, on one sample each."""
+    configs = {path: RunStore(path).load_config() or {} for path in runs}
+
+    def key(config: dict) -> tuple:
+        search = config.get("search") or {}
+        return config.get("model"), config.get("task"), search.get("simulations")
+
+    mcts_runs = {key(c): p for p, c in configs.items() if (c.get("search") or {}).get("strategy") == "mcts"}
+    lines, pooled = [], []
+    for path, config in configs.items():
+        strategy = (config.get("search") or {}).get("strategy")
+        partner = mcts_runs.get(key(config))
+        if strategy in (None, "mcts") or partner is None:
+            continue
+        mcts = {r.sample_id: r for r in RunStore(partner).load_records()}
+        pairs = [(r, mcts[r.sample_id]) for r in RunStore(path).load_records()
+                 if r.sample_id in mcts and r.original.correct]
+        wins = [(_shortened(a, a.search), _shortened(b, b.search), _shortened(b, b.baseline)) for a, b in pairs]
+        lines.append(_comparison_row(f"{path.name} vs {partner.name}", wins, depth=True))
+        pooled.extend(wins)
+    if not lines:
+        return ""
+    if len(lines) > 1:
+        lines.append(_comparison_row(f"pooled: {len(lines)} runs", pooled, depth=False))
+    header = ["| strategy vs MCTS, same samples | orig. correct | shorter: strategy | shorter: MCTS "
+              "| shorter: MCTS's random arm | only strategy / only MCTS | mean best depth strategy vs MCTS |",
+              "|---|---|---|---|---|---|---|"]
+    return "\n".join(header + lines)
 
 
 def default_runs() -> list[Path]:
