@@ -29,6 +29,7 @@ import fcntl
 import json
 import os
 import resource
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ from cola.report.render import report
 from cola.report.stats import RunSummary, summarize
 from cola.runs import RunConfig, RunStore, run_search
 from cola.search import SearchConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling script, however this one is loaded
+from search_analysis import analysis_text, default_runs, interval_text  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "paper"
 SIMULATIONS = 200
@@ -176,12 +180,6 @@ def budget_table() -> str:
     return "\n".join(lines)
 
 
-def _interval(p) -> str:
-    if p is None or not p.n:
-        return "-"
-    return f"{100 * p.value:.0f}% [{100 * p.low:.0f}, {100 * p.high:.0f}] ({p.successes}/{p.n})"
-
-
 def claims_table() -> str:
     """The paper's two headline claims against the pooled 200-simulation MCTS cells of the main table.
 
@@ -193,19 +191,20 @@ def claims_table() -> str:
              "| decoy control | chance |", "|---|---|---|---|---|---|---|"]
     claims = [("shorter", ">75% of originally correct samples have a shorter correct chain"),
               ("fixed", ">60% of originally wrong samples are fixed by some chain")]
+    summaries = {}
+    for group, tasks in groups.items():
+        records = [r for cell in MAIN_CELLS if cell.task in tasks and (RESULTS / cell.name / "records.jsonl").exists()
+                   for r in RunStore(RESULTS / cell.name).load_records()]
+        if records:
+            summaries[group] = summarize(records)
     for attribute, claim in claims:
-        for group, tasks in groups.items():
-            records = [r for cell in MAIN_CELLS if cell.task in tasks and (RESULTS / cell.name / "records.jsonl").exists()
-                       for r in RunStore(RESULTS / cell.name).load_records()]
-            if not records:
-                continue
-            s = summarize(records)
+        for group, s in summaries.items():
             pick = f"oracle_{attribute}"
             chance = "n/a (free-form)" if s.chance is None else f"{100 * s.chance:.0f}%"
             decoy = getattr(s.decoy, pick) if s.decoy is not None else None
             baseline = getattr(s.baseline, pick) if s.baseline is not None else None
-            lines.append(f"| {claim} | {group} | {s.n} | {_interval(getattr(s.search, pick))} | "
-                         f"{_interval(baseline)} | {_interval(decoy)} | {chance} |")
+            lines.append(f"| {claim} | {group} | {s.n} | {interval_text(getattr(s.search, pick))} | "
+                         f"{interval_text(baseline)} | {interval_text(decoy)} | {chance} |")
     return "\n".join(lines)
 
 
@@ -224,10 +223,6 @@ def timing_table() -> str:
 def refresh_readme() -> None:
     """Rewrite the README's marked blocks (``<!-- name -->`` ... ``<!-- /name -->``) from the records."""
     import re
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from search_analysis import analysis_text, default_runs
 
     blocks = {"paper-table": main_table(MAIN_CELLS + STRATEGY_CELLS), "paper-claims": claims_table(),
               "budget-table": budget_table(),

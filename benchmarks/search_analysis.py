@@ -37,8 +37,9 @@ def sign_test(only_a: int, only_b: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def _rate(p: Proportion) -> str:
-    if not p.n:
+def interval_text(p: Proportion | None) -> str:
+    """``52% [35, 68] (16/31)``: the rate, its 95% Wilson interval and the counts; ``-`` when there is none."""
+    if p is None or not p.n:
         return "-"
     return f"{100 * p.value:.0f}% [{100 * p.low:.0f}, {100 * p.high:.0f}] ({p.successes}/{p.n})"
 
@@ -103,7 +104,7 @@ def analyse(name: str, records) -> list[str]:
     layers = layers.pop() if len(layers) == 1 else "mixed"
     depth = "-" if s["depth_search"] is None else f"{s['depth_search']:.1f} vs {s['depth_baseline']:.1f}"
     return [
-        f"| {name} | {s['n']} | {_rate(s['search'])} | {_rate(s['baseline'])} | "
+        f"| {name} | {s['n']} | {interval_text(s['search'])} | {interval_text(s['baseline'])} | "
         f"{s['only_search']} / {s['only_baseline']} (p = {_p(s['p'])}) | {depth} (of {layers}) | "
         f"{mcts['median_correct']} vs {rand['median_correct']} | {mcts['median_edits']} vs {rand['median_edits']} | "
         f"{100 * mcts['shorter']:.0f}% / {100 * mcts['longer']:.0f}% vs "
@@ -127,18 +128,17 @@ def analysis_text(runs: list[Path]) -> str:
              "chains shorter / longer than the model | layers saved by a shorter chain (mean) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     pooled, pooled_runs = [], 0
-    for path in runs:
-        store = RunStore(path)
-        records = store.load_records()
+    loaded = {path: (RunStore(path).load_config() or {}, RunStore(path).load_records()) for path in runs}
+    for path, (config, records) in loaded.items():
         lines.extend(analyse(path.name, records))
-        search = (store.load_config() or {}).get("search") or {}
+        search = config.get("search") or {}
         if search.get("strategy") == "mcts" and search.get("simulations") == PAPER_SIMULATIONS:
             pooled.extend(records)  # each sample once: budget-curve runs repeat them
             pooled_runs += 1
     if pooled_runs > 1:
         lines.extend(analyse(f"pooled: {pooled_runs} MCTS runs at {PAPER_SIMULATIONS} simulations", pooled))
     text = "\n".join(lines) + "\n\n" + penalty_scale(sorted({r.num_layers for r in pooled}))
-    against_mcts = strategy_comparison(runs)
+    against_mcts = strategy_comparison(loaded)
     return text + ("\n\n" + against_mcts if against_mcts else "")
 
 
@@ -154,18 +154,19 @@ def _comparison_row(name: str, wins: list, depth: bool) -> str:
     only_m = sum(m[0] and not a[0] for a, m, _ in wins)
     depths = (f"{statistics.mean(a[1] for a, _, _ in wins):.1f} vs {statistics.mean(m[1] for _, m, _ in wins):.1f}"
               if wins and depth else "-")
-    return (f"| {name} | {len(wins)} | {_rate(Proportion(sum(a[0] for a, _, _ in wins), len(wins)))} | "
-            f"{_rate(Proportion(sum(m[0] for _, m, _ in wins), len(wins)))} | "
-            f"{_rate(Proportion(sum(r[0] for _, _, r in wins), len(wins)))} | "
+    return (f"| {name} | {len(wins)} | {interval_text(Proportion(sum(a[0] for a, _, _ in wins), len(wins)))} | "
+            f"{interval_text(Proportion(sum(m[0] for _, m, _ in wins), len(wins)))} | "
+            f"{interval_text(Proportion(sum(r[0] for _, _, r in wins), len(wins)))} | "
             f"{only_a} / {only_m} (p = {_p(sign_test(only_a, only_m))}) | {depths} |")
 
 
-def strategy_comparison(runs: list[Path]) -> str:
+def strategy_comparison(loaded: dict[Path, tuple[dict, list]]) -> str:
     """Each non-MCTS run against the MCTS run of the same model, task and budget, on the samples both searched.
 
-    The same data seed gives the same samples in the same order, so the pairs are exact:
-    the other strategy, MCTS, and MCTS's own reach-matched random arm, on one sample each."""
-    configs = {path: RunStore(path).load_config() or {} for path in runs}
+    ``loaded`` maps each run directory to its (config, records). The same data seed gives
+    the same samples in the same order, so the pairs are exact: the other strategy, MCTS,
+    and MCTS's own reach-matched random arm, on one sample each."""
+    configs = {path: config for path, (config, _records) in loaded.items()}
 
     def key(config: dict) -> tuple:
         search = config.get("search") or {}
@@ -178,8 +179,8 @@ def strategy_comparison(runs: list[Path]) -> str:
         partner = mcts_runs.get(key(config))
         if strategy in (None, "mcts") or partner is None:
             continue
-        mcts = {r.sample_id: r for r in RunStore(partner).load_records()}
-        pairs = [(r, mcts[r.sample_id]) for r in RunStore(path).load_records()
+        mcts = {r.sample_id: r for r in loaded[partner][1]}
+        pairs = [(r, mcts[r.sample_id]) for r in loaded[path][1]
                  if r.sample_id in mcts and r.original.correct]
         wins = [(_shortened(a, a.search), _shortened(b, b.search), _shortened(b, b.baseline)) for a, b in pairs]
         lines.append(_comparison_row(f"{path.name} vs {partner.name}", wins, depth=True))
