@@ -29,6 +29,7 @@ import fcntl
 import json
 import os
 import resource
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -111,9 +112,14 @@ def grow(cell: Cell, target: int, models: dict, concurrent: int) -> None:
         models[cell.model] = ChainModel.from_pretrained(cell.model)
     wall, cpu = time.perf_counter(), _cpu_seconds()
     print(f"== {cell.name}: {done} -> {goal} samples", flush=True)
-    run_search(cell.config(), out, resume=True, model=models[cell.model], progress=True,
-               concurrent_samples=concurrent, limit=goal - done)
-    _add_timing(cell.name, time.perf_counter() - wall, _cpu_seconds() - cpu, len(RunStore(out).load_records()))
+    try:
+        run_search(cell.config(), out, resume=True, model=models[cell.model], progress=True,
+                   concurrent_samples=concurrent, limit=goal - done)
+    finally:
+        # Also on Ctrl-C / SIGTERM: the CPU spent on the samples that landed (and on the one in
+        # flight, which is lost) is part of what the reproduction cost.
+        records = len(RunStore(out).load_records()) if (out / "records.jsonl").exists() else 0
+        _add_timing(cell.name, time.perf_counter() - wall, _cpu_seconds() - cpu, records)
 
 
 def _add_timing(name: str, wall: float, cpu: float, samples: int) -> None:
@@ -257,6 +263,8 @@ def main() -> None:
                              f"(known: all, main, budget, strategy, {', '.join(c.name for c in every)})")
         cells = [c for c in every if c.name in wanted]
     RESULTS.mkdir(parents=True, exist_ok=True)
+    # A plain `kill` ends the run like Ctrl-C does, so the cell's CPU time is still recorded.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if not args.table_only:
         models: dict = {}
         for cell in sorted(cells, key=lambda c: (c.model, c.task == "gsm8k" or c.task == "math")):
