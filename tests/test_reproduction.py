@@ -72,3 +72,20 @@ def test_cola_summary_re_derives_a_readme_cell(capsys):
     assert fraction(columns[2]) == fraction(random_shorter)
     if fraction(mcts_shorter) == "-":
         pytest.fail("the first README row has no originally correct sample to re-derive")
+
+
+def test_a_stopped_cell_still_records_its_cpu_time(tmp_path, monkeypatch):
+    """A long cell is stopped by Ctrl-C or ``kill`` more often than it finishes; its CPU time must not be lost."""
+    script = benchmark_script()
+    monkeypatch.setattr(script, "RESULTS", tmp_path)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(script, "run_search", stopped)
+    cell = script.MAIN_CELLS[0]
+    with pytest.raises(KeyboardInterrupt):
+        script.grow(cell, 1, {cell.model: None}, 1)
+    timing = script._timing()
+    assert timing[cell.name]["samples"] == 0
+    assert timing[cell.name]["cpu_seconds"] >= 0 and timing[cell.name]["wall_seconds"] > 0
