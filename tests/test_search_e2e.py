@@ -200,3 +200,55 @@ def test_cli_search_summary_and_errors(tmp_path, capsys):
     assert "unknown task" in capsys.readouterr().err.lower()
     assert main(["search", "--concurrent-samples", "0", "--out", str(tmp_path / "y"), "--quiet"]) == 2
     assert "--concurrent-samples must be at least 1" in capsys.readouterr().err
+
+
+def _without_seconds(record) -> dict:
+    data = record.to_json()
+    for arm in ("search", "baseline", "decoy_search"):
+        if data[arm] is not None:
+            data[arm] = {key: value for key, value in data[arm].items() if key != "seconds"}
+    return data
+
+
+def test_a_sample_stopped_midway_resumes_from_its_journal(smollm, tmp_path, monkeypatch):
+    """A run stopped inside a sample replays the chains it had evaluated (no model pass) and
+    writes the record an unstopped run writes; a journal from other settings is never replayed."""
+    from cola.runs.journal import SampleJournal
+
+    config = RunConfig(task="arith", samples=2, search=SearchConfig(simulations=10, batch_size=4))
+    unstopped = run_search(config, tmp_path / "unstopped", model=smollm, progress=False, limit=1)[0]
+    arms = [unstopped.original] + [e for arm in (unstopped.search, unstopped.baseline, unstopped.decoy_search)
+                                   for e in arm.evaluations]
+    distinct = len({tuple(e.chain) for e in arms})
+
+    append, written = SampleJournal.append, []
+
+    def stop_on_third_pass(self, evaluations):
+        append(self, evaluations)
+        written.append(len(evaluations))
+        if len(written) == 3:
+            raise KeyboardInterrupt  # as if the user hit Ctrl-C in the middle of the sample
+
+    out = tmp_path / "stopped"
+    monkeypatch.setattr(SampleJournal, "append", stop_on_third_pass)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(config, out, model=smollm, progress=False, limit=1)
+    assert not (out / "records.jsonl").exists() or not (out / "records.jsonl").read_text().strip()
+    journal = SampleJournal(out, unstopped.sample_id, config.to_json())
+    replayed = journal.replay()
+    assert len(replayed) == sum(written) and 1 < len(replayed) < distinct
+
+    # a torn last line (killed while writing) is dropped; other settings replay nothing
+    with open(journal.path, "a") as handle:
+        handle.write('{"chain": [0, 1')
+    assert journal.replay() == replayed
+    other = RunConfig(task="arith", samples=2, search=SearchConfig(simulations=12, batch_size=4))
+    assert SampleJournal(out, unstopped.sample_id, other.to_json()).replay() == []
+
+    new = []
+    monkeypatch.setattr(SampleJournal, "append", lambda self, evaluations: (append(self, evaluations),
+                                                                            new.extend(evaluations)))
+    resumed = run_search(config, out, resume=True, model=smollm, progress=False, limit=1)[0]
+    assert _without_seconds(resumed) == _without_seconds(unstopped)
+    assert len(new) == distinct - len(replayed)  # only the chains the stopped run had not reached
+    assert not (out / "inflight").exists()  # the record is written: the journal is gone

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -184,6 +184,9 @@ class SampleEvaluator:
         self._memo: dict[Chain, Evaluation] = {}
         self.decoy: str | None = None  # a wrong label to grade every answer against too (set_decoy)
         self._decoy_sample = None
+        # Told of every chain the model newly evaluated for this sample (e.g. a run's sample
+        # journal, so a stopped run can replay them instead of computing them again).
+        self.on_evaluated: Callable[[list[Evaluation]], None] | None = None
 
     @property
     def num_layers(self) -> int:
@@ -199,7 +202,18 @@ class SampleEvaluator:
             else:
                 results = self.scorer.evaluate_many([(self, new)])[0]
             self._memo.update(zip(new, results))
+            if self.on_evaluated is not None:
+                self.on_evaluated(list(results))
         return [self._with_decoy(c) for c in chains]
+
+    def preload(self, evaluations: Sequence[Evaluation]) -> None:
+        """Take evaluations made earlier for this sample (same model, task and settings) as already done.
+
+        A search asking for them again gets them back without a model pass, so a
+        deterministic search replays up to where an earlier, stopped run got.
+        """
+        for evaluation in evaluations:
+            self._memo.setdefault(tuple(evaluation.chain), evaluation)
 
     def original(self) -> Evaluation:
         return self.evaluate([full_chain(self.num_layers)])[0]

@@ -2,8 +2,8 @@
 
 Owns the run config (:mod:`~cola.runs.config`), the per-sample record schema
 (:mod:`~cola.runs.records`), the runner (:mod:`~cola.runs.runner`), the crash-safe run
-store (:mod:`~cola.runs.store`) with its one-writer lock (:mod:`~cola.runs.lock`) and the
-Ray runner (:mod:`~cola.runs.distributed`).
+store (:mod:`~cola.runs.store`) with its one-writer lock (:mod:`~cola.runs.lock`), the journal
+of a sample in flight (:mod:`~cola.runs.journal`) and the Ray runner (:mod:`~cola.runs.distributed`).
 
 May import: cola.errors, cola.engine, cola.tasks, cola.evaluation, cola.search
 """

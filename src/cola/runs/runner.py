@@ -5,7 +5,9 @@ configured strategy (MCTS by default) and, unless disabled, a random baseline wi
 same number of distinct chains and the same reach (edit counts), and the same search
 rewarded against a decoy label (:mod:`cola.evaluation.decoy`). Each sample's :class:`SampleRecord` is
 appended atomically to the run directory as soon as it is done, so a run killed at any
-point resumes without losing or duplicating samples. Per-sample seeds derive from the run
+point resumes without losing or duplicating samples; the chains of a sample still in
+flight are journaled (:mod:`cola.runs.journal`), so a resumed run replays them instead of
+computing them again. Per-sample seeds derive from the run
 seed and the sample id, so results do not depend on order (local, resumed or Ray runs).
 """
 
@@ -23,6 +25,7 @@ from cola.evaluation.limits import check_prompts_fit
 from cola.evaluation.recheck import naive_scorer, recheck_sample
 from cola.evaluation.scorer import ChainScorer
 from cola.runs.config import RunConfig, decoy_seed, load_samples, sample_seed
+from cola.runs.journal import SampleJournal
 from cola.runs.records import SampleRecord
 from cola.search import SearchOutcome, get_strategy
 
@@ -128,13 +131,19 @@ def _search_missing(store, config: RunConfig, task, samples, model, progress, on
         scorer = ChainScorer(model, task, config.eval)
         check_prompts_fit(scorer, todo)
         pool = [s.gold for s in samples]
-        records = search_together(scorer, todo, lambda ev: search_sample(scorer, ev.sample, config, ev, pool),
-                                  concurrent_samples)
+        journal_config = config.to_json()
+
+        def search_journaled(evaluator) -> SampleRecord:
+            SampleJournal(store.path, evaluator.sample.id, journal_config).attach(evaluator)
+            return search_sample(scorer, evaluator.sample, config, evaluator, pool)
+
+        records = search_together(scorer, todo, search_journaled, concurrent_samples)
         naive = naive_scorer(scorer) if recheck > 0 else None
         for index, record in _progress(records, len(samples), len(done), scorer, progress):
             if naive is not None:  # here, in the thread that owns the model
                 _recheck(naive, todo[index], record, recheck, config.seed)
             store.append(record)
+            SampleJournal(store.path, record.sample_id, journal_config).discard()
             if on_record is not None:
                 on_record(record)
     return store.load_records()
