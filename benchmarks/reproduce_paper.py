@@ -13,7 +13,8 @@ one task (the budget curve); and, on arith, a search that is not the paper's
 
 Every cell is a normal ``cola search`` run directory under ``results/paper/``. The script
 grows each cell in steps (``--target``: samples per cell after this invocation), so a
-killed or timed-out invocation loses at most the samples in flight, and a later one
+killed or timed-out invocation loses at most the chains being evaluated (a sample in
+flight resumes from its journal, see ``cola.runs.journal``), and a later one
 continues where it stopped. CPU and wall time per cell accumulate in ``timing.json``.
 
     python benchmarks/reproduce_paper.py --target 12              # run / continue every cell to 12 samples
@@ -219,8 +220,8 @@ def timing_table() -> str:
     rows = ["| cell | samples | CPU time | CPU s/sample |", "|---|---|---|---|"]
     timing = _timing()
     for name, entry in sorted(timing.items()):
-        rows.append(f"| {name} | {entry['samples']} | {entry['cpu_seconds'] / 60:.1f} min | "
-                    f"{entry['cpu_seconds'] / max(entry['samples'], 1):.0f} |")
+        per_sample = f"{entry['cpu_seconds'] / entry['samples']:.0f}" if entry["samples"] else "- (none finished)"
+        rows.append(f"| {name} | {entry['samples']} | {entry['cpu_seconds'] / 60:.1f} min | {per_sample} |")
     total = sum(entry["cpu_seconds"] for entry in timing.values())
     rows.append(f"| all | {sum(entry['samples'] for entry in timing.values())} | {total / 3600:.2f} h | |")
     return "\n".join(rows)
