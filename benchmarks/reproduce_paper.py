@@ -105,7 +105,7 @@ def grow(cell: Cell, target: int, models: dict, concurrent: int) -> None:
 
     out = RESULTS / cell.name
     goal = min(target, cell.max_samples, cell.max_target or target)
-    done = len(RunStore(out).load_records()) if (out / "records.jsonl").exists() else 0
+    done = _records_in(out)
     if done >= goal:
         return
     if cell.model not in models:
@@ -118,9 +118,12 @@ def grow(cell: Cell, target: int, models: dict, concurrent: int) -> None:
                    concurrent_samples=concurrent, limit=goal - done)
     finally:
         # Also on Ctrl-C / SIGTERM: the CPU spent on the samples that landed (and on the one in
-        # flight, which is lost) is part of what the reproduction cost.
-        records = len(RunStore(out).load_records()) if (out / "records.jsonl").exists() else 0
-        _add_timing(cell.name, time.perf_counter() - wall, _cpu_seconds() - cpu, records)
+        # flight, journaled for the next run) is part of what the reproduction cost.
+        _add_timing(cell.name, time.perf_counter() - wall, _cpu_seconds() - cpu, _records_in(out))
+
+
+def _records_in(out: Path) -> int:
+    return len(RunStore(out).load_records()) if (out / "records.jsonl").exists() else 0
 
 
 def _add_timing(name: str, wall: float, cpu: float, samples: int) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cola.evaluation.result import Evaluation
-from cola.runs.store import config_differences
+from cola.runs.store import _normalise, config_differences
 
 INFLIGHT_DIR = "inflight"
 
@@ -33,7 +33,7 @@ class SampleJournal:
 
     def __init__(self, run_dir: str | Path, sample_id: str, config: dict[str, Any]):
         self.sample_id = sample_id
-        self.config = json.loads(json.dumps(config))  # as JSON gives it back, so comparisons are fair
+        self.config = _normalise(config)  # as JSON gives it back, so comparisons are fair
         digest = hashlib.sha256(sample_id.encode("utf-8")).hexdigest()[:20]
         self.path = Path(run_dir) / INFLIGHT_DIR / f"{digest}.jsonl"
 
