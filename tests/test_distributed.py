@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -37,7 +38,9 @@ def _comparable(record):
 
 
 @pytest.mark.slow
-def test_ray_run_matches_local_run_and_retries_a_dead_actor(smollm, tmp_path, monkeypatch):
+def test_ray_run_matches_local_run_and_retries_a_dead_actor(smollm, tmp_path, monkeypatch, capfd):
+    """An actor dies in the middle of a sample; the resubmitted sample replays the chains the
+    dead actor journaled, and every record equals the local run's."""
     ray = pytest.importorskip("ray")
     from cola.runs import RunConfig, run_search
     from cola.runs.distributed import CRASH_ONCE_ENV, run_search_ray
@@ -61,6 +64,9 @@ def test_ray_run_matches_local_run_and_retries_a_dead_actor(smollm, tmp_path, mo
     try:
         records = run_search_ray(config, tmp_path / "ray", address="local", workers=2, progress=False)
         assert marker.exists()  # an actor really died on crash_id ...
+        replayed = re.findall(rf"cola: sample {re.escape(crash_id)}: (\d+) chains replayed", capfd.readouterr().err)
+        assert len(replayed) == 1 and int(replayed[0]) >= 2  # ... after two journaled passes, kept
+        assert not (tmp_path / "ray" / "inflight").exists()  # records written: journals gone
         ids = [r.sample_id for r in records]
         assert sorted(ids) == sorted(local)  # ... and its sample was redone, once
         assert len(ids) == len(set(ids))

@@ -6,9 +6,13 @@ GPUs, else ``workers`` CPU actors). Each actor builds its :class:`ChainModel` an
 :func:`cola.runs.runner.search_sample`; per-sample seeds come from the run seed and the
 sample id, so a record does not depend on which actor made it or when.
 
-Only the driver writes: it appends each record to the run directory through
+Only the driver writes records: it appends each to the run directory through
 :class:`cola.runs.store.RunStore` as soon as it arrives (unordered, ``ray.wait``), so a
-Ray run resumes locally and vice versa. An actor that dies (``RayActorError``) is
+Ray run resumes locally and vice versa. An actor that sees the run directory (same
+machine or a shared filesystem) journals the chains of the sample it is searching
+(:mod:`cola.runs.journal`), so a sample resubmitted after its actor died, or resumed after
+the run was stopped, replays them instead of computing them again; the driver deletes a
+sample's journal once its record is appended. An actor that dies (``RayActorError``) is
 replaced and its sample resubmitted; a sample whose call raises is retried too, up to
 ``max_retries`` times. Nothing here imports Ray at module import time.
 """
@@ -25,20 +29,28 @@ from cola.errors import ColaError
 from cola.runs.records import SampleRecord
 
 # Test hook: "SAMPLE_ID:MARKER_PATH" makes the first actor to search SAMPLE_ID exit hard
-# (os._exit) unless MARKER_PATH exists; it creates the marker first, so the retry succeeds.
+# (os._exit) in the middle of the sample, after its second journaled model pass (at its first
+# pass when it does not journal), unless MARKER_PATH exists; it creates the marker first, so
+# the retry succeeds.
+CRASH_AFTER_PASSES = 2
 CRASH_ONCE_ENV = "COLA_RAY_TEST_CRASH_ONCE"
 
 
 class SearchWorker:
     """The body of a Ray actor: one model, one scorer, many samples."""
 
-    def __init__(self, config_json: dict[str, Any], device: str | None = None, crash_once: str | None = None):
+    def __init__(self, config_json: dict[str, Any], device: str | None = None, crash_once: str | None = None,
+                 run_dir: str | None = None):
         from cola.engine.model import ChainModel
         from cola.evaluation.scorer import ChainScorer
         from cola.runs.config import RunConfig, load_samples
+        from cola.runs.journal import SampleJournal
 
         self.config = RunConfig.from_json(config_json)
+        self.config_json = config_json
         self.crash_once = crash_once
+        reachable = run_dir is not None and SampleJournal.reachable(run_dir, config_json)
+        self.journal_dir = run_dir if reachable else None
         task, samples = load_samples(self.config)
         self.pool = [s.gold for s in samples]  # decoy labels are drawn from the run's answers, as locally
         model = ChainModel.from_pretrained(self.config.model, dtype=self.config.dtype, device=device)
@@ -48,18 +60,36 @@ class SearchWorker:
         return os.getpid()
 
     def search(self, sample) -> dict[str, Any]:
+        """The sample's record (as JSON) and how many of its chains were replayed from a journal."""
+        from cola.runs.journal import SampleJournal
         from cola.runs.runner import search_sample
 
-        self._maybe_crash(sample.id)
-        return search_sample(self.scorer, sample, self.config, pool=self.pool).to_json()
+        evaluator = self.scorer.for_sample(sample)
+        replayed = 0
+        if self.journal_dir is not None:
+            replayed = SampleJournal(self.journal_dir, sample.id, self.config_json).attach(evaluator)
+        self._arm_crash(sample.id, evaluator)
+        record = search_sample(self.scorer, sample, self.config, evaluator, pool=self.pool)
+        return {"record": record.to_json(), "replayed": replayed}
 
-    def _maybe_crash(self, sample_id: str) -> None:
+    def _arm_crash(self, sample_id: str, evaluator) -> None:
         if not self.crash_once:
             return
         target, _, marker = self.crash_once.partition(":")
-        if target == sample_id and marker and not os.path.exists(marker):
-            Path(marker).write_text(str(os.getpid()))
-            os._exit(1)
+        if target != sample_id or not marker or os.path.exists(marker):
+            return
+        journal = evaluator.on_evaluated
+        passes = []
+
+        def crash_midway(evaluations) -> None:
+            if journal is not None:
+                journal(evaluations)
+            passes.append(len(evaluations))
+            if journal is None or len(passes) == CRASH_AFTER_PASSES:
+                Path(marker).write_text(str(os.getpid()))
+                os._exit(1)
+
+        evaluator.on_evaluated = crash_midway
 
 
 def _init_ray(address: str | None):
@@ -80,7 +110,7 @@ def _init_ray(address: str | None):
 class _ActorPool:
     """Ray actors searching samples from a queue; a dead actor is replaced, a failed sample retried."""
 
-    def __init__(self, ray, config, todo: list, workers: int, max_retries: int):
+    def __init__(self, ray, config, todo: list, workers: int, max_retries: int, run_dir: str | None = None):
         self.ray = ray
         gpus = int(ray.cluster_resources().get("GPU", 0))
         count = max(1, min(gpus if gpus else workers, len(todo)))
@@ -89,6 +119,7 @@ class _ActorPool:
         self.actor_class = ray.remote(max_restarts=0, max_task_retries=0)(SearchWorker)
         self.crash_once = os.environ.get(CRASH_ONCE_ENV)
         self.config_json = config.to_json()
+        self.run_dir = run_dir
         self.max_retries = max_retries
         self.queue = list(reversed(todo))  # pop() takes samples in run order
         self.pending: dict[Any, tuple[int, Any]] = {}  # object ref -> (actor slot, sample)
@@ -98,7 +129,8 @@ class _ActorPool:
             self._submit(slot)
 
     def _new_actor(self):
-        return self.actor_class.options(**self.options).remote(self.config_json, self.device, self.crash_once)
+        return self.actor_class.options(**self.options).remote(self.config_json, self.device, self.crash_once,
+                                                               self.run_dir)
 
     def _submit(self, slot: int) -> None:
         if self.queue:
@@ -108,6 +140,8 @@ class _ActorPool:
 
     def results(self):
         """Yield each finished sample's record (as JSON) as soon as any actor returns it."""
+        from cola.runs.journal import SampleJournal
+
         ray = self.ray
         while self.pending:
             ready, _ = ray.wait(list(self.pending), num_returns=1)
@@ -123,7 +157,8 @@ class _ActorPool:
                 _retry(sample, self.attempts, self.max_retries, self.queue, exc)
                 print(f"cola: sample {sample.id} failed ({type(exc).__name__}); resubmitted", file=sys.stderr)
             else:
-                yield data
+                SampleJournal.say_replayed(sample.id, data["replayed"])
+                yield data["record"]
             self._submit(slot)  # a restarted actor may find the queue empty while others hold work
 
     def _kill(self, actor) -> None:
@@ -168,6 +203,8 @@ def _search_missing(store, config, samples, address, workers, progress, max_retr
     """Search the samples ``store`` does not hold yet on Ray actors; the caller holds the run's lock."""
     from tqdm import tqdm
 
+    from cola.runs.journal import SampleJournal
+
     done = set(store.done_ids())
     todo = [s for s in samples if s.id not in done]
     if not todo:
@@ -176,11 +213,12 @@ def _search_missing(store, config, samples, address, workers, progress, max_retr
     bar = tqdm(total=len(samples), initial=len(done), unit="sample", disable=not progress, dynamic_ncols=True)
     pool = None
     try:
-        pool = _ActorPool(ray, config, todo, workers, max_retries)
+        pool = _ActorPool(ray, config, todo, workers, max_retries, str(Path(store.path).resolve()))
         for data in pool.results():
             record = SampleRecord.from_json(data)
             if record.sample_id not in done:
                 store.append(record)
+                SampleJournal(store.path, record.sample_id, pool.config_json).discard()
                 done.add(record.sample_id)
                 bar.update(1)
     finally:

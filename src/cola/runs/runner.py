@@ -134,7 +134,8 @@ def _search_missing(store, config: RunConfig, task, samples, model, progress, on
         journal_config = config.to_json()
 
         def search_journaled(evaluator) -> SampleRecord:
-            SampleJournal(store.path, evaluator.sample.id, journal_config).attach(evaluator)
+            replayed = SampleJournal(store.path, evaluator.sample.id, journal_config).attach(evaluator)
+            SampleJournal.say_replayed(evaluator.sample.id, replayed)
             return search_sample(scorer, evaluator.sample, config, evaluator, pool)
 
         records = search_together(scorer, todo, search_journaled, concurrent_samples)
