@@ -322,3 +322,21 @@ def test_two_cola_search_processes_never_write_a_sample_twice(tmp_path):
     assert first.returncode == 0, err
     ids = [json.loads(line)["sample_id"] for line in (run / "records.jsonl").read_text().splitlines()]
     assert sorted(ids) == ["arith-0-0000", "arith-0-0001"]  # each sample exactly once
+
+
+def test_a_worker_journals_only_in_the_run_directory_it_sees(tmp_path):
+    """A Ray actor journals only where it finds this very run (same machine or shared
+    filesystem); elsewhere it must neither journal nor create a stray directory."""
+    from cola.runs import RunConfig
+    from cola.runs.journal import SampleJournal
+    from cola.runs.store import RunStore
+
+    config = RunConfig(task="arith", samples=2).to_json()
+    run = tmp_path / "run"
+    assert not SampleJournal.reachable(run, config)  # another machine: no such directory ...
+    assert not run.exists()  # ... and none made
+    with RunStore(run).open(config):
+        pass
+    assert SampleJournal.reachable(run, config)
+    assert SampleJournal.reachable(run, {**config, "progress": False})  # a key --resume may change
+    assert not SampleJournal.reachable(run, RunConfig(task="arith", samples=3).to_json())  # another run
