@@ -213,7 +213,7 @@ def _search_missing(store, config, samples, address, workers, progress, max_retr
     bar = tqdm(total=len(samples), initial=len(done), unit="sample", disable=not progress, dynamic_ncols=True)
     pool = None
     try:
-        pool = _ActorPool(ray, config, todo, workers, max_retries, str(Path(store.path).resolve()))
+        pool = _ActorPool(ray, config, todo, workers, max_retries, str(store.path.resolve()))
         for data in pool.results():
             record = SampleRecord.from_json(data)
             if record.sample_id not in done:
