@@ -32,7 +32,9 @@ def separate_arms(scorer: ChainScorer, sample, config: RunConfig, pool) -> Sampl
     def fresh():
         evaluator = scorer.for_sample(sample)
         original = evaluator.original()
-        evaluator.set_decoy(choose_decoy(scorer.task, sample, original, pool, decoy_seed(config.seed, sample.id)))
+        evaluator.set_decoy(
+            choose_decoy(scorer.task, sample, original, pool, decoy_seed(config.seed, sample.id))
+        )
         return evaluator, evaluator.original()
 
     num_layers = scorer.model.num_layers
@@ -40,14 +42,31 @@ def separate_arms(scorer: ChainScorer, sample, config: RunConfig, pool) -> Sampl
     evaluator, original = fresh()
     outcome = get_strategy(config.search.strategy)(evaluator, num_layers, search_config, original)
     evaluator, original = fresh()
-    baseline_config = dataclasses.replace(search_config, strategy=config.baseline_strategy,
-                                          simulations=len(outcome.evaluations), match_edits=tuple(outcome.edits))
+    baseline_config = dataclasses.replace(
+        search_config,
+        strategy=config.baseline_strategy,
+        simulations=len(outcome.evaluations),
+        match_edits=tuple(outcome.edits),
+    )
     baseline = get_strategy(config.baseline_strategy)(evaluator, num_layers, baseline_config, original)
     evaluator, original = fresh()
-    decoy = get_strategy(config.search.strategy)(DecoyTarget(evaluator), num_layers, search_config, original.swapped())
+    decoy = get_strategy(config.search.strategy)(
+        DecoyTarget(evaluator), num_layers, search_config, original.swapped()
+    )
     decoy.evaluations = [e.swapped() for e in decoy.evaluations]
-    return SampleRecord(sample.id, scorer.task.name, sample.gold, num_layers, original, outcome, baseline,
-                        scorer.task.num_choices(sample), dict(sample.meta), evaluator.decoy, decoy)
+    return SampleRecord(
+        sample.id,
+        scorer.task.name,
+        sample.gold,
+        num_layers,
+        original,
+        outcome,
+        baseline,
+        scorer.task.num_choices(sample),
+        dict(sample.meta),
+        evaluator.decoy,
+        decoy,
+    )
 
 
 def signature(record: SampleRecord) -> dict:
@@ -62,13 +81,19 @@ def measure(model, config: RunConfig, shared: bool):
     scorer = ChainScorer(model, task, config.eval)
     pool = [s.gold for s in samples]
     start = time.perf_counter()
-    records = [search_sample(scorer, sample, config, pool=pool) if shared
-               else separate_arms(scorer, sample, config, pool) for sample in samples]
+    records = [
+        search_sample(scorer, sample, config, pool=pool)
+        if shared
+        else separate_arms(scorer, sample, config, pool)
+        for sample in samples
+    ]
     return records, time.perf_counter() - start, scorer.stats
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--task", default="arith")
     parser.add_argument("--samples", type=int, default=4)
@@ -77,23 +102,37 @@ def main() -> None:
     args = parser.parse_args()
     model = ChainModel.from_pretrained(args.model)
     data = "generated" if args.task == "arith" else "bundled"
-    config = RunConfig(model=args.model, task=args.task, data=data, samples=args.samples,
-                       search=SearchConfig(simulations=args.simulations, batch_size=args.batch_size),
-                       eval=EvalConfig())
+    config = RunConfig(
+        model=args.model,
+        task=args.task,
+        data=data,
+        samples=args.samples,
+        search=SearchConfig(simulations=args.simulations, batch_size=args.batch_size),
+        eval=EvalConfig(),
+    )
     shared, shared_s, shared_stats = measure(model, config, shared=True)
     separate, separate_s, separate_stats = measure(model, config, shared=False)
     if [signature(r) for r in shared] != [signature(r) for r in separate]:
         raise SystemExit("MISMATCH: shared and separate arms gave different records")
     n = len(shared)
-    print(f"model={args.model} task={args.task} samples={n} simulations={args.simulations} "
-          f"batch={args.batch_size}: identical records (MCTS + {config.baseline_strategy} + decoy MCTS)")
+    print(
+        f"model={args.model} task={args.task} samples={n} simulations={args.simulations} "
+        f"batch={args.batch_size}: identical records (MCTS + {config.baseline_strategy} + decoy MCTS)"
+    )
     print("| arms | chains computed/sample | prefill layer-fwd | decode layer-fwd | s/sample |")
     print("|---|---|---|---|---|")
-    for name, stats, seconds in (("separate", separate_stats, separate_s), ("shared", shared_stats, shared_s)):
-        print(f"| {name} | {stats.chains / n:.1f} | {stats.prefill_layer_forwards} | "
-              f"{stats.decode_layer_forwards} | {seconds / n:.2f} |")
-    print(f"saving: x{separate_s / shared_s:.2f} time, "
-          f"{1 - shared_stats.chains / separate_stats.chains:.0%} fewer chains computed")
+    for name, stats, seconds in (
+        ("separate", separate_stats, separate_s),
+        ("shared", shared_stats, shared_s),
+    ):
+        print(
+            f"| {name} | {stats.chains / n:.1f} | {stats.prefill_layer_forwards} | "
+            f"{stats.decode_layer_forwards} | {seconds / n:.2f} |"
+        )
+    print(
+        f"saving: x{separate_s / shared_s:.2f} time, "
+        f"{1 - shared_stats.chains / separate_stats.chains:.0%} fewer chains computed"
+    )
 
 
 if __name__ == "__main__":

@@ -41,12 +41,18 @@ def search_fast(model, task, samples, args):
     scorer = ChainScorer(model, task, EvalConfig(mode="fast"))
 
     def work(evaluator):
-        config = SearchConfig(simulations=args.simulations, batch_size=args.batch_size,
-                              seed=sample_seed(args.seed, evaluator.sample.id))
+        config = SearchConfig(
+            simulations=args.simulations,
+            batch_size=args.batch_size,
+            seed=sample_seed(args.seed, evaluator.sample.id),
+        )
         return get_strategy("mcts")(evaluator, model.num_layers, config, evaluator.original())
 
     outcomes = dict(search_together(scorer, samples, work, args.concurrency))
-    return [(samples[i], [(e.chain, e.answer, e.reward) for e in outcomes[i].evaluations]) for i in range(len(samples))]
+    return [
+        (samples[i], [(e.chain, e.answer, e.reward) for e in outcomes[i].evaluations])
+        for i in range(len(samples))
+    ]
 
 
 def reevaluate(model, task, tried, mode: str):
@@ -66,13 +72,17 @@ def _share(count: int, total: int) -> str:
 
 def measure(model, task_name: str, args) -> dict[str, str]:
     task = get_task(task_name)
-    samples = task.load(source="generated" if task_name == "arith" else "bundled", limit=args.samples, seed=args.seed)
+    samples = task.load(
+        source="generated" if task_name == "arith" else "bundled", limit=args.samples, seed=args.seed
+    )
     tried, fast_s = _timed(lambda: search_fast(model, task, samples, args))
     naive, naive_s = _timed(lambda: reevaluate(model, task, tried, "naive"))
     exact, exact_s = _timed(lambda: reevaluate(model, task, tried, "exact"))
     total = answers = verdicts = exact_answers = exact_verdicts = 0
     for (_, rows), naive_rows, exact_rows in zip(tried, naive, exact):
-        for (_, answer, reward), (n_answer, n_reward), (e_answer, e_reward) in zip(rows, naive_rows, exact_rows):
+        for (_, answer, reward), (n_answer, n_reward), (e_answer, e_reward) in zip(
+            rows, naive_rows, exact_rows
+        ):
             total += 1
             answers += answer != n_answer
             verdicts += reward != n_reward
@@ -91,7 +101,9 @@ def measure(model, task_name: str, args) -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="bfloat16")
@@ -107,9 +119,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     model = ChainModel.from_pretrained(args.model, dtype=args.dtype, device=args.device)
-    print(f"model={args.model} device={model.device} dtype={model.dtype} MCTS simulations={args.simulations} "
-          f"batch={args.batch_size} samples at once={args.concurrency} seed={args.seed} "
-          f"threads={torch.get_num_threads()}", flush=True)
+    print(
+        f"model={args.model} device={model.device} dtype={model.dtype} MCTS simulations={args.simulations} "
+        f"batch={args.batch_size} samples at once={args.concurrency} seed={args.seed} "
+        f"threads={torch.get_num_threads()}",
+        flush=True,
+    )
     rows = []
     for task_name in args.tasks.split(","):
         rows.append(measure(model, task_name, args))

@@ -70,8 +70,13 @@ class Cell:
     def config(self) -> RunConfig:
         data = "generated" if self.task == "arith" else "bundled"
         return RunConfig(
-            model=self.model, task=self.task, data=data, samples=self.max_samples,
-            levels=list(self.levels) or None, seed=0, data_seed=0,
+            model=self.model,
+            task=self.task,
+            data=data,
+            samples=self.max_samples,
+            levels=list(self.levels) or None,
+            seed=0,
+            data_seed=0,
             search=SearchConfig(strategy=self.strategy, simulations=self.simulations, batch_size=BATCH),
         )
 
@@ -86,7 +91,9 @@ MAIN_CELLS = [
 ]
 BUDGET_CELLS = [Cell(*BUDGET_TASK, 50, simulations=s) for s in BUDGETS]
 # Not the paper's search: best-first over single edits near correct chains, same budget, same nulls.
-STRATEGY_CELLS = [Cell(model, "arith", 50, strategy="best_first") for model in ("smollm2-135m", "gemma3-270m")]
+STRATEGY_CELLS = [
+    Cell(model, "arith", 50, strategy="best_first") for model in ("smollm2-135m", "gemma3-270m")
+]
 
 
 def _timing() -> dict:
@@ -114,8 +121,15 @@ def grow(cell: Cell, target: int, models: dict, concurrent: int) -> None:
     wall, cpu = time.perf_counter(), _cpu_seconds()
     print(f"== {cell.name}: {done} -> {goal} samples", flush=True)
     try:
-        run_search(cell.config(), out, resume=True, model=models[cell.model], progress=True,
-                   concurrent_samples=concurrent, limit=goal - done)
+        run_search(
+            cell.config(),
+            out,
+            resume=True,
+            model=models[cell.model],
+            progress=True,
+            concurrent_samples=concurrent,
+            limit=goal - done,
+        )
     finally:
         # Also on Ctrl-C / SIGTERM: the CPU spent on the samples that landed (and on the one in
         # flight, journaled for the next run) is part of what the reproduction cost.
@@ -181,12 +195,16 @@ def main_table(cells: list[Cell]) -> str:
 
 def budget_table() -> str:
     cells = BUDGET_CELLS + [Cell(*BUDGET_TASK, 50)]
-    lines = ["| simulations | n | shorter: MCTS | shorter: random | fixed: MCTS | fixed: random | chains/sample |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| simulations | n | shorter: MCTS | shorter: random | fixed: MCTS | fixed: random | chains/sample |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for cell, s in sorted(table_rows(cells), key=lambda item: item[0].simulations):
-        lines.append(f"| {cell.simulations} | {s.n} | {_pct(s.search.oracle_shorter)} | "
-                     f"{_pct(s.baseline.oracle_shorter)} | {_pct(s.search.oracle_fixed)} | "
-                     f"{_pct(s.baseline.oracle_fixed)} | {_num(s.search.mean_evaluations)} |")
+        lines.append(
+            f"| {cell.simulations} | {s.n} | {_pct(s.search.oracle_shorter)} | "
+            f"{_pct(s.baseline.oracle_shorter)} | {_pct(s.search.oracle_fixed)} | "
+            f"{_pct(s.baseline.oracle_fixed)} | {_num(s.search.mean_evaluations)} |"
+        )
     return "\n".join(lines)
 
 
@@ -195,16 +213,27 @@ def claims_table() -> str:
 
     Multiple-choice and free-form cells are pooled apart, because only on multiple choice
     does a chance rate exist (and it is what the "fixed" rate must be read against)."""
-    groups = {"multiple choice (ARC-E, ARC-C)": ("arc_easy", "arc_challenge"),
-              "free-form (arith, GSM8K, MATH)": ("arith", "gsm8k", "math")}
-    lines = ["| paper's claim | cells pooled | samples | search: MCTS (oracle) | random, same budget and reach (oracle) "
-             "| decoy control | chance |", "|---|---|---|---|---|---|---|"]
-    claims = [("shorter", ">75% of originally correct samples have a shorter correct chain"),
-              ("fixed", ">60% of originally wrong samples are fixed by some chain")]
+    groups = {
+        "multiple choice (ARC-E, ARC-C)": ("arc_easy", "arc_challenge"),
+        "free-form (arith, GSM8K, MATH)": ("arith", "gsm8k", "math"),
+    }
+    lines = [
+        "| paper's claim | cells pooled | samples | search: MCTS (oracle) | random, same budget and reach (oracle) "
+        "| decoy control | chance |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    claims = [
+        ("shorter", ">75% of originally correct samples have a shorter correct chain"),
+        ("fixed", ">60% of originally wrong samples are fixed by some chain"),
+    ]
     summaries = {}
     for group, tasks in groups.items():
-        records = [r for cell in MAIN_CELLS if cell.task in tasks and (RESULTS / cell.name / "records.jsonl").exists()
-                   for r in RunStore(RESULTS / cell.name).load_records()]
+        records = [
+            r
+            for cell in MAIN_CELLS
+            if cell.task in tasks and (RESULTS / cell.name / "records.jsonl").exists()
+            for r in RunStore(RESULTS / cell.name).load_records()
+        ]
         if records:
             summaries[group] = summarize(records)
     for attribute, claim in claims:
@@ -213,8 +242,10 @@ def claims_table() -> str:
             chance = "n/a (free-form)" if s.chance is None else f"{100 * s.chance:.0f}%"
             decoy = getattr(s.decoy, pick) if s.decoy is not None else None
             baseline = getattr(s.baseline, pick) if s.baseline is not None else None
-            lines.append(f"| {claim} | {group} | {s.n} | {interval_text(getattr(s.search, pick))} | "
-                         f"{interval_text(baseline)} | {interval_text(decoy)} | {chance} |")
+            lines.append(
+                f"| {claim} | {group} | {s.n} | {interval_text(getattr(s.search, pick))} | "
+                f"{interval_text(baseline)} | {interval_text(decoy)} | {chance} |"
+            )
     return "\n".join(lines)
 
 
@@ -223,7 +254,9 @@ def timing_table() -> str:
     rows = ["| cell | samples | CPU time | CPU s/sample |", "|---|---|---|---|"]
     timing = _timing()
     for name, entry in sorted(timing.items()):
-        per_sample = f"{entry['cpu_seconds'] / entry['samples']:.0f}" if entry["samples"] else "- (none finished)"
+        per_sample = (
+            f"{entry['cpu_seconds'] / entry['samples']:.0f}" if entry["samples"] else "- (none finished)"
+        )
         rows.append(f"| {name} | {entry['samples']} | {entry['cpu_seconds'] / 60:.1f} min | {per_sample} |")
     total = sum(entry["cpu_seconds"] for entry in timing.values())
     rows.append(f"| all | {sum(entry['samples'] for entry in timing.values())} | {total / 3600:.2f} h | |")
@@ -234,14 +267,22 @@ def refresh_readme() -> None:
     """Rewrite the README's marked blocks (``<!-- name -->`` ... ``<!-- /name -->``) from the records."""
     import re
 
-    blocks = {"paper-table": main_table(MAIN_CELLS + STRATEGY_CELLS), "paper-claims": claims_table(),
-              "budget-table": budget_table(),
-              "search-analysis": analysis_text(default_runs()), "paper-timing": timing_table()}
+    blocks = {
+        "paper-table": main_table(MAIN_CELLS + STRATEGY_CELLS),
+        "paper-claims": claims_table(),
+        "budget-table": budget_table(),
+        "search-analysis": analysis_text(default_runs()),
+        "paper-timing": timing_table(),
+    }
     readme = RESULTS.parents[1] / "README.md"
     text = readme.read_text(encoding="utf-8")
     for name, body in blocks.items():
-        text, count = re.subn(rf"<!-- {name} -->\n.*?<!-- /{name} -->",
-                              lambda _m, n=name, b=body: f"<!-- {n} -->\n{b}\n<!-- /{n} -->", text, flags=re.S)
+        text, count = re.subn(
+            rf"<!-- {name} -->\n.*?<!-- /{name} -->",
+            lambda _m, n=name, b=body: f"<!-- {n} -->\n{b}\n<!-- /{n} -->",
+            text,
+            flags=re.S,
+        )
         if count != 1:
             raise SystemExit(f"README has {count} <!-- {name} --> blocks, expected 1")
     readme.write_text(text, encoding="utf-8")
@@ -249,22 +290,33 @@ def refresh_readme() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--target", type=int, default=12, help="samples per cell after this invocation")
     parser.add_argument("--cells", default="all", help="all, main, budget, or comma-separated cell names")
     parser.add_argument("--concurrent-samples", type=int, default=4)
-    parser.add_argument("--table-only", action="store_true", help="print the tables from the records; run nothing")
-    parser.add_argument("--readme", action="store_true",
-                        help="also write the tables, the search analysis and the CPU time into the README's blocks")
+    parser.add_argument(
+        "--table-only", action="store_true", help="print the tables from the records; run nothing"
+    )
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="also write the tables, the search analysis and the CPU time into the README's blocks",
+    )
     args = parser.parse_args()
     every = MAIN_CELLS + BUDGET_CELLS + STRATEGY_CELLS
-    cells = {"all": every, "main": MAIN_CELLS, "budget": BUDGET_CELLS, "strategy": STRATEGY_CELLS}.get(args.cells)
+    cells = {"all": every, "main": MAIN_CELLS, "budget": BUDGET_CELLS, "strategy": STRATEGY_CELLS}.get(
+        args.cells
+    )
     if cells is None:
         wanted = set(args.cells.split(","))
         unknown = sorted(wanted - {c.name for c in every})
         if unknown:
-            raise SystemExit(f"reproduce_paper: unknown cell {', '.join(unknown)} "
-                             f"(known: all, main, budget, strategy, {', '.join(c.name for c in every)})")
+            raise SystemExit(
+                f"reproduce_paper: unknown cell {', '.join(unknown)} "
+                f"(known: all, main, budget, strategy, {', '.join(c.name for c in every)})"
+            )
         cells = [c for c in every if c.name in wanted]
     RESULTS.mkdir(parents=True, exist_ok=True)
     # A plain `kill` ends the run like Ctrl-C does, so the cell's CPU time is still recorded.

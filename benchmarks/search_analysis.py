@@ -123,10 +123,12 @@ def _num(value) -> str:
 
 def analysis_text(runs: list[Path]) -> str:
     """The comparison table (one row per run, then the pooled paper-budget MCTS runs) and the penalty line."""
-    lines = ["| run | orig. correct | shorter: search | shorter: random (same reach) | only search / only random "
-             "| mean best depth search vs random | median correct chains found | median edits | "
-             "chains shorter / longer than the model | layers saved by a shorter chain (mean) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| run | orig. correct | shorter: search | shorter: random (same reach) | only search / only random "
+        "| mean best depth search vs random | median correct chains found | median edits | "
+        "chains shorter / longer than the model | layers saved by a shorter chain (mean) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     pooled, pooled_runs = [], 0
     loaded = {path: (RunStore(path).load_config() or {}, RunStore(path).load_records()) for path in runs}
     for path, (config, records) in loaded.items():
@@ -144,20 +146,27 @@ def analysis_text(runs: list[Path]) -> str:
 
 def _shortened(record, outcome) -> tuple[bool, int]:
     best = oracle_best_chain(record, outcome)
-    return (best is not None and len(best) < record.num_layers,
-            len(best) if best is not None else record.num_layers)
+    return (
+        best is not None and len(best) < record.num_layers,
+        len(best) if best is not None else record.num_layers,
+    )
 
 
 def _comparison_row(name: str, wins: list, depth: bool) -> str:
     """One row: ``wins`` holds, per sample, (strategy, MCTS, MCTS's random arm) as (shortened, best depth)."""
     only_a = sum(a[0] and not m[0] for a, m, _ in wins)
     only_m = sum(m[0] and not a[0] for a, m, _ in wins)
-    depths = (f"{statistics.mean(a[1] for a, _, _ in wins):.1f} vs {statistics.mean(m[1] for _, m, _ in wins):.1f}"
-              if wins and depth else "-")
-    return (f"| {name} | {len(wins)} | {interval_text(Proportion(sum(a[0] for a, _, _ in wins), len(wins)))} | "
-            f"{interval_text(Proportion(sum(m[0] for _, m, _ in wins), len(wins)))} | "
-            f"{interval_text(Proportion(sum(r[0] for _, _, r in wins), len(wins)))} | "
-            f"{only_a} / {only_m} (p = {_p(sign_test(only_a, only_m))}) | {depths} |")
+    depths = (
+        f"{statistics.mean(a[1] for a, _, _ in wins):.1f} vs {statistics.mean(m[1] for _, m, _ in wins):.1f}"
+        if wins and depth
+        else "-"
+    )
+    return (
+        f"| {name} | {len(wins)} | {interval_text(Proportion(sum(a[0] for a, _, _ in wins), len(wins)))} | "
+        f"{interval_text(Proportion(sum(m[0] for _, m, _ in wins), len(wins)))} | "
+        f"{interval_text(Proportion(sum(r[0] for _, _, r in wins), len(wins)))} | "
+        f"{only_a} / {only_m} (p = {_p(sign_test(only_a, only_m))}) | {depths} |"
+    )
 
 
 def strategy_comparison(loaded: dict[Path, tuple[dict, list]]) -> str:
@@ -180,18 +189,23 @@ def strategy_comparison(loaded: dict[Path, tuple[dict, list]]) -> str:
         if strategy in (None, "mcts") or partner is None:
             continue
         mcts = {r.sample_id: r for r in loaded[partner][1]}
-        pairs = [(r, mcts[r.sample_id]) for r in loaded[path][1]
-                 if r.sample_id in mcts and r.original.correct]
-        wins = [(_shortened(a, a.search), _shortened(b, b.search), _shortened(b, b.baseline)) for a, b in pairs]
+        pairs = [
+            (r, mcts[r.sample_id]) for r in loaded[path][1] if r.sample_id in mcts and r.original.correct
+        ]
+        wins = [
+            (_shortened(a, a.search), _shortened(b, b.search), _shortened(b, b.baseline)) for a, b in pairs
+        ]
         lines.append(_comparison_row(f"{path.name} vs {partner.name}", wins, depth=True))
         pooled.extend(wins)
     if not lines:
         return ""
     if len(lines) > 1:
         lines.append(_comparison_row(f"pooled: {len(lines)} runs", pooled, depth=False))
-    header = ["| strategy vs MCTS, same samples | orig. correct | shorter: strategy | shorter: MCTS "
-              "| shorter: MCTS's random arm | only strategy / only MCTS | mean best depth strategy vs MCTS |",
-              "|---|---|---|---|---|---|---|"]
+    header = [
+        "| strategy vs MCTS, same samples | orig. correct | shorter: strategy | shorter: MCTS "
+        "| shorter: MCTS's random arm | only strategy / only MCTS | mean best depth strategy vs MCTS |",
+        "|---|---|---|---|---|---|---|",
+    ]
     return "\n".join(header + lines)
 
 
@@ -200,7 +214,9 @@ def default_runs() -> list[Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("runs", nargs="*", type=Path)
     args = parser.parse_args()
     print(analysis_text(args.runs or default_runs()))
@@ -208,8 +224,11 @@ def main() -> None:
 
 def penalty_scale(depths: list[int], lam: float = 5.0) -> str:
     """How the UCB length penalty lambda * len / L compares with the 0/1 reward it is added to."""
-    parts = [f"L = {depth}: one layer shorter is worth {lam / depth:.2f}, so a wrong chain "
-             f"{math.ceil(depth / lam)} layers shorter outscores a correct one" for depth in depths]
+    parts = [
+        f"L = {depth}: one layer shorter is worth {lam / depth:.2f}, so a wrong chain "
+        f"{math.ceil(depth / lam)} layers shorter outscores a correct one"
+        for depth in depths
+    ]
     return f"Length penalty (lambda = {lam:g}) against the 0/1 reward: " + "; ".join(parts) + "."
 
 

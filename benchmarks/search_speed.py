@@ -44,8 +44,9 @@ def search_all(model, task, samples, simulations, batch_size, mode, seed, concur
 
     def work(evaluator):
         original = evaluator.original()
-        config = SearchConfig(simulations=simulations, batch_size=batch_size,
-                              seed=sample_seed(seed, evaluator.sample.id))
+        config = SearchConfig(
+            simulations=simulations, batch_size=batch_size, seed=sample_seed(seed, evaluator.sample.id)
+        )
         return get_strategy("mcts")(evaluator, model.num_layers, config, original)
 
     gpu = model.device.type == "cuda"
@@ -81,7 +82,9 @@ def compare(naive, fast, must_match: bool, where: str) -> str:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--task", default="arc_easy")
     parser.add_argument("--data", default="bundled")
@@ -92,9 +95,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--prefix-cache-mb", type=float, default=1024.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
-    parser.add_argument("--dtype", default="auto", help="auto (bf16 on a GPU, float32 on the CPU), float32, ...")
-    parser.add_argument("--fast-mode", choices=["fast", "exact"], default="fast",
-                        help="exact: each chain in its own layer calls (identical to naive in any dtype)")
+    parser.add_argument(
+        "--dtype", default="auto", help="auto (bf16 on a GPU, float32 on the CPU), float32, ..."
+    )
+    parser.add_argument(
+        "--fast-mode",
+        choices=["fast", "exact"],
+        default="fast",
+        help="exact: each chain in its own layer calls (identical to naive in any dtype)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     return parser.parse_args()
 
@@ -111,41 +120,58 @@ def main() -> None:
     prompt_tokens = [model.encode([task.prompt(s, model.tokenizer, style)])[0].shape[1] for s in samples]
     concurrencies = [int(x) for x in args.concurrency.split(",")]
     gpu_name = f" ({torch.cuda.get_device_name(model.device)})" if model.device.type == "cuda" else ""
-    print(f"model={args.model} device={model.device}{gpu_name} dtype={str(model.dtype).removeprefix('torch.')} "
-          f"task={args.task} samples={len(samples)} prompt tokens={prompt_tokens} MCTS batch={args.batch_size} "
-          f"prefix cache={args.prefix_cache_mb:.0f} MB fast mode={args.fast_mode} (naive evaluates the same "
-          f"batches one chain at a time, one sample at a time)", flush=True)
+    print(
+        f"model={args.model} device={model.device}{gpu_name} dtype={str(model.dtype).removeprefix('torch.')} "
+        f"task={args.task} samples={len(samples)} prompt tokens={prompt_tokens} MCTS batch={args.batch_size} "
+        f"prefix cache={args.prefix_cache_mb:.0f} MB fast mode={args.fast_mode} (naive evaluates the same "
+        f"batches one chain at a time, one sample at a time)",
+        flush=True,
+    )
     rows = []
     for simulations in [int(x) for x in args.simulations.split(",")]:
-        run = dict(model=model, task=task, samples=samples, simulations=simulations, batch_size=args.batch_size,
-                   seed=args.seed, cache_mb=args.prefix_cache_mb)
+        run = dict(
+            model=model,
+            task=task,
+            samples=samples,
+            simulations=simulations,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            cache_mb=args.prefix_cache_mb,
+        )
         naive, naive_s, naive_stats, naive_gpu = search_all(mode="naive", concurrency=1, **run)
         per_sample = len(samples)
         for concurrency in concurrencies:
             fast, fast_s, st, fast_gpu = search_all(mode=args.fast_mode, concurrency=concurrency, **run)
-            identical = compare(naive, fast, must_match, f"{simulations} simulations, concurrency {concurrency}")
-            rows.append({
-                "simulations": simulations,
-                "samples at once": concurrency,
-                "identical searches": identical,
-                "chains/sample": sum(len(o.evaluations) for o in fast) / per_sample,
-                "naive s/sample": naive_s / per_sample,
-                "fast s/sample": fast_s / per_sample,
-                "speed-up": naive_s / fast_s,
-                "fast prefill s/sample": st.prefill_seconds / per_sample,
-                "prefill layer-fwd naive": naive_stats.prefill_layer_forwards,
-                "prefill layer-fwd fast": st.prefill_layer_forwards,
-                "prefill layer-fwd min": st.min_prefill_layer_forwards,
-                "decode layer-fwd naive": naive_stats.decode_layer_forwards,
-                "decode layer-fwd fast": st.decode_layer_forwards,
-                "prefix cache peak MB": st.prefix_cache_peak_bytes / 2**20,
-                "process peak RSS MB": peak_rss_mb(),
-                "peak GPU MB naive": _mb(naive_gpu),
-                "peak GPU MB fast": _mb(fast_gpu),
-            })
-            print(f"  {simulations} simulations, {concurrency} at once: identical searches {identical}; naive "
-                  f"{naive_s / per_sample:.1f} s/sample, fast {fast_s / per_sample:.1f} s/sample "
-                  f"(prefill {st.prefill_seconds / per_sample:.1f}), x{naive_s / fast_s:.2f}", flush=True)
+            identical = compare(
+                naive, fast, must_match, f"{simulations} simulations, concurrency {concurrency}"
+            )
+            rows.append(
+                {
+                    "simulations": simulations,
+                    "samples at once": concurrency,
+                    "identical searches": identical,
+                    "chains/sample": sum(len(o.evaluations) for o in fast) / per_sample,
+                    "naive s/sample": naive_s / per_sample,
+                    "fast s/sample": fast_s / per_sample,
+                    "speed-up": naive_s / fast_s,
+                    "fast prefill s/sample": st.prefill_seconds / per_sample,
+                    "prefill layer-fwd naive": naive_stats.prefill_layer_forwards,
+                    "prefill layer-fwd fast": st.prefill_layer_forwards,
+                    "prefill layer-fwd min": st.min_prefill_layer_forwards,
+                    "decode layer-fwd naive": naive_stats.decode_layer_forwards,
+                    "decode layer-fwd fast": st.decode_layer_forwards,
+                    "prefix cache peak MB": st.prefix_cache_peak_bytes / 2**20,
+                    "process peak RSS MB": peak_rss_mb(),
+                    "peak GPU MB naive": _mb(naive_gpu),
+                    "peak GPU MB fast": _mb(fast_gpu),
+                }
+            )
+            print(
+                f"  {simulations} simulations, {concurrency} at once: identical searches {identical}; naive "
+                f"{naive_s / per_sample:.1f} s/sample, fast {fast_s / per_sample:.1f} s/sample "
+                f"(prefill {st.prefill_seconds / per_sample:.1f}), x{naive_s / fast_s:.2f}",
+                flush=True,
+            )
     headers = list(rows[0])
     print("\n| " + " | ".join(headers) + " |")
     print("|" + "---|" * len(headers))

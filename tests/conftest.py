@@ -1,13 +1,32 @@
-"""Session-wide fixtures: each real model is loaded once per test session."""
+"""Session-wide fixtures: each real model is loaded once per test session.
+
+Every test session starts as a fresh machine would: cola's model cache, the Hugging Face
+cache and the hub switch point into a temporary folder made for this session, before any
+test runs. The first load of each embedded model therefore de-quantizes its GGUF weights
+(a cold cache is part of what the suite exercises), and no test can pass only because an
+earlier run left files under the user cache dir or ``~/.cache``.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
-import pytest
-import torch
+# Before anything imports huggingface_hub, which reads these once, at import.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="cola-test-session-"))
+atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
+os.environ["COLA_CACHE_DIR"] = str(_SESSION_HOME / "cola-cache")
+os.environ["HF_HOME"] = str(_SESSION_HOME / "hf-home")
+os.environ["HF_HUB_OFFLINE"] = "1"  # tests never download; a hub miss fails at once
+os.environ["MPLCONFIGDIR"] = str(_SESSION_HOME / "matplotlib")
 
-from cola.engine import ChainModel
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from cola.engine import ChainModel  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

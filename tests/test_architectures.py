@@ -134,7 +134,9 @@ def test_unsupported_architecture_is_refused_in_one_line(arch: Arch):
 def test_encoder_decoder_is_refused_in_one_line():
     from transformers import T5Config, T5ForConditionalGeneration
 
-    model = T5ForConditionalGeneration(T5Config(d_model=32, d_ff=64, num_layers=2, num_heads=2, vocab_size=64))
+    model = T5ForConditionalGeneration(
+        T5Config(d_model=32, d_ff=64, num_layers=2, num_heads=2, vocab_size=64)
+    )
     with pytest.raises(UnsupportedModelError, match=r"^T5ForConditionalGeneration: encoder-decoder models"):
         ChainModel(model)
 
@@ -152,7 +154,9 @@ def test_self_check_refuses_a_chain_forward_that_misses_a_step(monkeypatch, name
     arch = next(a for a in SUPPORTED if a.name == name)
     model = tiny_model(arch)
     monkeypatch.setattr(facts, table, ())
-    with pytest.raises(UnsupportedModelError, match=r"chain forward differs from the model's own forward by") as info:
+    with pytest.raises(
+        UnsupportedModelError, match=r"chain forward differs from the model's own forward by"
+    ) as info:
         ChainModel(model)
     assert "\n" not in str(info.value)
     # the opt-out wraps the model anyway, with a warning, and its logits are then wrong
@@ -175,7 +179,9 @@ def test_self_check_refuses_a_deliberately_wrong_scale(monkeypatch):
 def test_index_dependent_layers_run_exactly_but_are_not_exported_moved(tmp_path):
     """GPT-2 with scale_attn_by_inverse_layer_idx: chains are exact, a moved layer's checkpoint is refused."""
     gpt2 = next(a for a in SUPPORTED if a.name == "gpt2")
-    model = tiny_model(dataclasses.replace(gpt2, settings={**gpt2.settings, "scale_attn_by_inverse_layer_idx": True}))
+    model = tiny_model(
+        dataclasses.replace(gpt2, settings={**gpt2.settings, "scale_attn_by_inverse_layer_idx": True})
+    )
     cm = ChainModel(model, tiny_tokenizer())
     with torch.inference_mode():
         _check_cached_decoding(cm, unroll_model(model, CHAINS[0]).eval(), CHAINS[0], _ids(LENGTHS[0], 0))

@@ -20,8 +20,12 @@ from cola.runs import RunConfig, run_search
 from cola.search import SearchConfig
 from cola.tasks import get_task
 
-ARC_ROW = {"id": "q1", "question": "Which is a gas?", "answerKey": "B",
-           "choices": {"text": ["rock", "steam", "ice", "wood"], "label": ["A", "B", "C", "D"]}}
+ARC_ROW = {
+    "id": "q1",
+    "question": "Which is a gas?",
+    "answerKey": "B",
+    "choices": {"text": ["rock", "steam", "ice", "wood"], "label": ["A", "B", "C", "D"]},
+}
 GSM_ROW = {"question": "What is 2 + 3?", "answer": "2 + 3 = 5\n#### 5"}
 MATH_ROW = {"problem": "What is $1+1$?", "answer": "2", "level": 1, "unique_id": "m1"}
 
@@ -51,8 +55,14 @@ def one_line_error(capsys, args: list[str], after_load: bool = False) -> str:
 # ----------------------------------------------------------------- data rows
 def test_undecodable_bytes_name_the_file_and_row(tmp_path):
     path = tmp_path / "latin1.jsonl"
-    path.write_bytes(json.dumps(GSM_ROW).encode() + b"\n" + '{"question": "caf\xe9?", "answer": "#### 1"}\n'.encode("latin-1"))
-    with pytest.raises(DatasetError, match=r"latin1.jsonl: row 2: not valid UTF-8 \(byte 0xe9 at column 18\)"):
+    path.write_bytes(
+        json.dumps(GSM_ROW).encode()
+        + b"\n"
+        + '{"question": "caf\xe9?", "answer": "#### 1"}\n'.encode("latin-1")
+    )
+    with pytest.raises(
+        DatasetError, match=r"latin1.jsonl: row 2: not valid UTF-8 \(byte 0xe9 at column 18\)"
+    ):
         get_task("gsm8k").load(str(path))
 
 
@@ -79,7 +89,11 @@ def _arc(**changes) -> dict:
         ("arc_easy", _arc(choices__text=5), "field 'choices.text' must be a list, got an int"),
         ("arc_easy", _arc(choices__text="wxyz"), "field 'choices.text' must be a list, got a string"),
         ("arc_easy", _arc(choices__label="ABCD"), "field 'choices.label' must be a list, got a string"),
-        ("arc_easy", _arc(choices__text=["a", 2, "c", "d"]), "field 'choices.text' item 1 must be a string, got an int"),
+        (
+            "arc_easy",
+            _arc(choices__text=["a", 2, "c", "d"]),
+            "field 'choices.text' item 1 must be a string, got an int",
+        ),
         ("arc_easy", _arc(choices__label=["A", "A", "C", "D"]), "repeats a label"),
         ("arc_easy", _arc(question=["Which", "is"]), "field 'question' must be a string, got a list"),
         ("arc_easy", _arc(question="  "), "field 'question' is empty"),
@@ -120,7 +134,9 @@ def test_duplicate_sample_ids_are_refused(tmp_path, task, rows):
     """A run keys records by sample id: a duplicate used to drop one of the rows (which, by timing)."""
     path = write_jsonl(tmp_path / "dup.jsonl", rows)
     row = len(rows)
-    with pytest.raises(DatasetError, match=rf"dup.jsonl: row {row}: duplicate sample id '.+' \(first at .*dup.jsonl: row 1\)"):
+    with pytest.raises(
+        DatasetError, match=rf"dup.jsonl: row {row}: duplicate sample id '.+' \(first at .*dup.jsonl: row 1\)"
+    ):
         get_task(task).load(str(path))
 
 
@@ -174,8 +190,9 @@ SEARCH_CASES = [
 
 
 @pytest.mark.parametrize(("options", "message"), SEARCH_CASES, ids=[" ".join(c[0]) for c in SEARCH_CASES])
-def test_search_refuses_bad_settings_in_one_line_and_writes_nothing(tmp_path, capsys, bad_files, options,
-                                                                     message):
+def test_search_refuses_bad_settings_in_one_line_and_writes_nothing(
+    tmp_path, capsys, bad_files, options, message
+):
     out = tmp_path / "run"
     options = [o.format(**bad_files) for o in options]
     line = one_line_error(capsys, [*SEARCH, *options, "--out", str(out)])
@@ -213,8 +230,9 @@ def test_read_only_out_is_one_line(tmp_path, capsys):
     folder = _read_only_dir(tmp_path)
     line = one_line_error(capsys, [*SEARCH, "--out", str(folder / "run")])
     assert f"cannot write run dir {folder / 'run'}" in line
-    line = one_line_error(capsys, ["export", "--chain", "0-3", "--format", "mergekit", "--out",
-                                   str(folder / "recipe")])
+    line = one_line_error(
+        capsys, ["export", "--chain", "0-3", "--format", "mergekit", "--out", str(folder / "recipe")]
+    )
     assert f"cannot write {folder / 'recipe'}" in line
 
 
@@ -256,12 +274,17 @@ def test_run_bounds_a_chain_by_the_models_depth(capsys):
 
 
 def test_run_chat_without_a_chat_template(capsys):
-    line = one_line_error(capsys, ["run", "--model", "gemma3-270m", "--chat", "--prompt", "Hi"], after_load=True)
+    line = one_line_error(
+        capsys, ["run", "--model", "gemma3-270m", "--chat", "--prompt", "Hi"], after_load=True
+    )
     assert "gemma3-270m has no chat template; drop --chat" in line
 
 
 def test_summary_of_a_missing_dir_says_not_found(tmp_path, capsys):
-    assert one_line_error(capsys, ["summary", str(tmp_path / "nope")]) == f"cola: error: run dir {tmp_path / 'nope'} not found"
+    assert (
+        one_line_error(capsys, ["summary", str(tmp_path / "nope")])
+        == f"cola: error: run dir {tmp_path / 'nope'} not found"
+    )
 
 
 def test_export_into_a_file_or_non_empty_dir_is_one_line(tmp_path, capsys, bad_files):
@@ -274,7 +297,9 @@ def test_export_into_a_file_or_non_empty_dir_is_one_line(tmp_path, capsys, bad_f
     assert "does not look like an export" in line
     assert [p.name for p in bad_files["full"].iterdir()] == ["notes.txt"]
     recipe = tmp_path / "r.yaml"
-    line = one_line_error(capsys, [*export, "mergekit", "--model", str(tmp_path / "no-model"), "--out", str(recipe)])
+    line = one_line_error(
+        capsys, [*export, "mergekit", "--model", str(tmp_path / "no-model"), "--out", str(recipe)]
+    )
     assert f"model '{tmp_path / 'no-model'}' not found" in line and not recipe.exists()
 
 
@@ -282,12 +307,15 @@ def test_export_into_a_file_or_non_empty_dir_is_one_line(tmp_path, capsys, bad_f
 def test_a_prompt_past_the_context_is_refused_with_both_lengths(smollm, tmp_path):
     long_question = "Count the words. " + "word " * 9000
     data = write_jsonl(tmp_path / "long.jsonl", [GSM_ROW, {"question": long_question, "answer": "#### 1"}])
-    config = RunConfig(task="gsm8k", data=str(data), samples=None, baseline=False,
-                       search=SearchConfig(simulations=1))
+    config = RunConfig(
+        task="gsm8k", data=str(data), samples=None, baseline=False, search=SearchConfig(simulations=1)
+    )
     out = tmp_path / "run"
-    with pytest.raises(ContextLengthError,
-                       match=r"the prompt of sample 'test-1' is \d{4,} tokens \+ 256 new tokens, past the 8192-token "
-                             r"context of smollm2-135m"):
+    with pytest.raises(
+        ContextLengthError,
+        match=r"the prompt of sample 'test-1' is \d{4,} tokens \+ 256 new tokens, past the 8192-token "
+        r"context of smollm2-135m",
+    ):
         run_search(config, out, model=smollm, progress=False)
     assert not out.exists()  # checked for every sample before the first search
     with pytest.raises(ContextLengthError, match=r"the prompt is \d{4,} tokens, past the 8192-token context"):
@@ -295,7 +323,9 @@ def test_a_prompt_past_the_context_is_refused_with_both_lengths(smollm, tmp_path
     fits_alone = "word " * 8188  # fits the context, but not with the tokens to generate
     length = smollm.count_tokens(fits_alone)
     assert 8192 - 8 < length <= 8192
-    with pytest.raises(ContextLengthError, match=rf"the prompt is {length} tokens \+ 8 new tokens, past the 8192"):
+    with pytest.raises(
+        ContextLengthError, match=rf"the prompt is {length} tokens \+ 8 new tokens, past the 8192"
+    ):
         smollm.generate(fits_alone, max_new_tokens=8)
 
 
@@ -306,7 +336,9 @@ def test_a_bug_still_shows_its_traceback(monkeypatch):
     def broken(args):
         raise RuntimeError("a bug in cola")
 
-    monkeypatch.setitem(COMMANDS, "models", Command("models", "list the embedded models", broken, lambda p: None))
+    monkeypatch.setitem(
+        COMMANDS, "models", Command("models", "list the embedded models", broken, lambda p: None)
+    )
     with pytest.raises(RuntimeError, match="a bug in cola"):
         main(["models"])
 
@@ -314,5 +346,7 @@ def test_a_bug_still_shows_its_traceback(monkeypatch):
 @pytest.mark.parametrize(("option", "value"), [("--samples", "-1"), ("--top-k", "0"), ("--epochs", "0")])
 def test_predict_checks_its_counts_before_reading_the_run(tmp_path, capsys, option, value):
     out = tmp_path / "preds.jsonl"
-    line = one_line_error(capsys, ["predict", "--run", str(tmp_path / "no-run"), option, value, "--out", str(out)])
+    line = one_line_error(
+        capsys, ["predict", "--run", str(tmp_path / "no-run"), option, value, "--out", str(out)]
+    )
     assert f"{option} must be at least" in line and not out.exists()

@@ -64,7 +64,9 @@ def test_ray_run_matches_local_run_and_retries_a_dead_actor(smollm, tmp_path, mo
     try:
         records = run_search_ray(config, tmp_path / "ray", address="local", workers=2, progress=False)
         assert marker.exists()  # an actor really died on crash_id ...
-        replayed = re.findall(rf"cola: sample {re.escape(crash_id)}: (\d+) chains replayed", capfd.readouterr().err)
+        replayed = re.findall(
+            rf"cola: sample {re.escape(crash_id)}: (\d+) chains replayed", capfd.readouterr().err
+        )
         assert len(replayed) == 1 and int(replayed[0]) >= 2  # ... after two journaled passes, kept
         assert not (tmp_path / "ray" / "inflight").exists()  # records written: journals gone
         ids = [r.sample_id for r in records]

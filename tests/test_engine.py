@@ -111,8 +111,9 @@ def test_batch_with_left_padding_equals_one_at_a_time(smollm: ChainModel):
 
 def test_generate_stop_rule_and_weights_shared(smollm: ChainModel):
     params_before = sum(p.numel() for p in smollm.model.parameters())
-    out = smollm.generate("Count: one, two, three,", chain="0-29", max_new_tokens=12,
-                          stop=lambda row, text: "," in text)
+    out = smollm.generate(
+        "Count: one, two, three,", chain="0-29", max_new_tokens=12, stop=lambda row, text: "," in text
+    )
     assert out[0].stopped_early and out[0].text.count(",") == 1
     assert sum(p.numel() for p in smollm.model.parameters()) == params_before
 

@@ -275,13 +275,22 @@ def tiny_checkpoints(tmp_path_factory):
     dirs = {}
     for name, chat_template in (("chatty", template), ("plain", None)):
         torch.manual_seed(0)
-        config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=3,
-                             num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=128)
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=3,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=128,
+        )
         LlamaForCausalLM(config).save_pretrained(root / name)
         tokenizer.chat_template = chat_template
         tokenizer.save_pretrained(root / name)
         dirs[name] = root / name
-    assert (dirs["chatty"] / "chat_template.jinja").exists() and not (dirs["plain"] / "chat_template.jinja").exists()
+    assert (dirs["chatty"] / "chat_template.jinja").exists() and not (
+        dirs["plain"] / "chat_template.jinja"
+    ).exists()
     return dirs
 
 
@@ -303,8 +312,11 @@ def test_hf_export_refuses_a_non_empty_dir_and_force_replaces_it_whole(tmp_path,
     capsys.readouterr()
     assert main([*export, str(tiny_checkpoints["plain"])]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"cola: error: {out} is not empty (") and err.endswith(
-        "pass --force to replace it, or choose another --out") and "\n" not in err
+    assert (
+        err.startswith(f"cola: error: {out} is not empty (")
+        and err.endswith("pass --force to replace it, or choose another --out")
+        and "\n" not in err
+    )
     assert _files(out) == before  # untouched
     assert main([*export, str(tiny_checkpoints["plain"]), "--force"]) == 0
     fresh = tmp_path / "fresh"

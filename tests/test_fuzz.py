@@ -32,9 +32,9 @@ LAYERS = 30  # SmolLM2-135M
 _number = st.one_of(st.integers(0, 40), st.integers(0, 10**12), st.just(2_000_000_000)).map(str)
 _item = st.one_of(_number, st.tuples(_number, _number).map("-".join), st.text("0123456789-, x[]", max_size=6))
 _text_spec = st.lists(_item, min_size=0, max_size=8).map(",".join)
-_json_spec = st.lists(st.one_of(st.integers(-3, 40), st.integers(), st.floats(), st.text(max_size=3)), max_size=8).map(
-    json.dumps
-)
+_json_spec = st.lists(
+    st.one_of(st.integers(-3, 40), st.integers(), st.floats(), st.text(max_size=3)), max_size=8
+).map(json.dumps)
 _repeated = st.tuples(st.integers(1, 2000), st.integers(0, 29)).map(lambda r: ",".join([f"0-{r[1]}"] * r[0]))
 SPECS = st.one_of(_text_spec, _json_spec, _repeated, st.text(max_size=30))
 
@@ -67,9 +67,13 @@ def test_export_of_any_chain_spec_writes_all_or_nothing(capsys, spec):
 
 # ------------------------------------------------------------------ JSONL rows
 _leaf = st.one_of(st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.floats(), st.text(max_size=12))
-_json = st.recursive(_leaf, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                    st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-                     max_leaves=6)
+_json = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 _DROP = object()
 _words = st.text(min_size=1, max_size=30).filter(str.strip)
 
@@ -81,8 +85,12 @@ def _field(plausible: st.SearchStrategy) -> st.SearchStrategy:
 
 def _choices(count: int) -> st.SearchStrategy:
     labels = "ABCDE"[:count]
-    return st.fixed_dictionaries({"text": st.lists(st.text(max_size=12), min_size=count, max_size=count),
-                                  "label": st.just(list(labels))})
+    return st.fixed_dictionaries(
+        {
+            "text": st.lists(st.text(max_size=12), min_size=count, max_size=count),
+            "label": st.just(list(labels)),
+        }
+    )
 
 
 ROWS = {
@@ -94,7 +102,9 @@ ROWS = {
     },
     "gsm8k": {
         "question": _words,
-        "answer": st.tuples(st.text(max_size=20), st.integers(-999, 999)).map(lambda t: f"{t[0]}\n#### {t[1]}"),
+        "answer": st.tuples(st.text(max_size=20), st.integers(-999, 999)).map(
+            lambda t: f"{t[0]}\n#### {t[1]}"
+        ),
         "id": st.one_of(_words, st.integers(0, 10**6)),
     },
     "math": {
@@ -113,8 +123,11 @@ def _row(task: str) -> st.SearchStrategy:
 
 def _lines(task: str) -> st.SearchStrategy:
     line = st.integers(0, 19).flatmap(
-        lambda i: _row(task).map(lambda r: json.dumps(r, ensure_ascii=False).encode())
-        if i < 17 else st.sampled_from([b"\xff\xfe not utf-8", b"[1, 2]", b'{"question": "cut', b""])
+        lambda i: (
+            _row(task).map(lambda r: json.dumps(r, ensure_ascii=False).encode())
+            if i < 17
+            else st.sampled_from([b"\xff\xfe not utf-8", b"[1, 2]", b'{"question": "cut', b""])
+        )
     )
     return st.lists(line, min_size=1, max_size=3)
 
@@ -137,8 +150,14 @@ def test_jsonl_rows_load_and_run_or_fail_in_one_line_writing_nothing(smollm, dra
         data = Path(tmp) / "rows.jsonl"
         data.write_bytes(b"\n".join(lines) + b"\n")
         out = Path(tmp) / "run"
-        config = RunConfig(task=task, data=str(data), samples=None, baseline=False,
-                           search=SearchConfig(simulations=0), eval=EvalConfig(max_new_tokens=1))
+        config = RunConfig(
+            task=task,
+            data=str(data),
+            samples=None,
+            baseline=False,
+            search=SearchConfig(simulations=0),
+            eval=EvalConfig(max_new_tokens=1),
+        )
         try:
             records = run_search(config, out, model=smollm, progress=False)
         except ColaError as exc:

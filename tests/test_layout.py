@@ -73,7 +73,9 @@ def imports_of(module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [base]).strip(".")
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + [base]
+                ).strip(".")
             names = [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
@@ -193,4 +195,6 @@ def test_readme_layout_table_matches_the_tree():
             for cell in line.split("|")[1].split(","):
                 listed.add(cell.strip().strip("`").rstrip("/"))
     actual = {m.split(".", 1)[1] for m in MODULES if m.count(".") == 1 and not m.startswith("cola._")}
-    assert listed == actual, f"README lists {sorted(listed - actual)} not in the tree; misses {sorted(actual - listed)}"
+    assert listed == actual, (
+        f"README lists {sorted(listed - actual)} not in the tree; misses {sorted(actual - listed)}"
+    )

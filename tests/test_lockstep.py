@@ -59,7 +59,11 @@ def _assert_close(reference, together):
 
 
 def test_lanes_of_different_prompts_decode_as_one_at_a_time(smollm: ChainModel):
-    prompts = ["The capital of France is", "Count: one, two, three, four, five, six, seven, eight,", "2 + 2 ="]
+    prompts = [
+        "The capital of France is",
+        "Count: one, two, three, four, five, six, seven, eight,",
+        "2 + 2 =",
+    ]
     # the same chain for two prompts (must not be shared across prompts), repeats, a skip
     specs = ["0-12,12,13-29", "0-12,12,13-29", "0-5,3-5,6-20,22-29"]
     reference, together = _reference_and_lanes(smollm, prompts, specs, steps=3)

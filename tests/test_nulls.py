@@ -85,7 +85,9 @@ def test_arms_share_the_sample_evaluator(smollm, arith_run):
 
 
 def _without_timings(data: dict) -> dict:
-    return {k: ({**v, "seconds": None} if isinstance(v, dict) and "seconds" in v else v) for k, v in data.items()}
+    return {
+        k: ({**v, "seconds": None} if isinstance(v, dict) and "seconds" in v else v) for k, v in data.items()
+    }
 
 
 def test_decoy_search_is_the_same_search_rewarded_by_the_decoy(smollm):
@@ -96,7 +98,9 @@ def test_decoy_search_is_the_same_search_rewarded_by_the_decoy(smollm):
     original = evaluator.original()
     evaluator.set_decoy(choose_decoy(task, sample, original, [], seed=1))
     config = SearchConfig(simulations=6, batch_size=6, seed=sample_seed(0, sample.id))
-    seen = get_strategy("mcts")(DecoyTarget(evaluator), smollm.num_layers, config, evaluator.original().swapped())
+    seen = get_strategy("mcts")(
+        DecoyTarget(evaluator), smollm.num_layers, config, evaluator.original().swapped()
+    )
     for evaluation in seen.evaluations:  # what the search saw: decoy rewards in the reward slot
         truth = evaluator.evaluate([evaluation.chain])[0]
         assert (evaluation.reward, evaluation.decoy_reward) == (truth.decoy_reward, truth.reward)
@@ -106,10 +110,15 @@ def test_data_seed_fixes_the_questions_while_the_seed_varies_the_search(smollm, 
     base = dataclasses.replace(CONFIG, samples=1, data_seed=5, baseline=False, decoy=False)
     one = run_search(dataclasses.replace(base, seed=1), tmp_path / "a", model=smollm, progress=False)
     two = run_search(dataclasses.replace(base, seed=2), tmp_path / "b", model=smollm, progress=False)
-    assert [r.sample_id for r in one] == [r.sample_id for r in two] == [s.id for s in get_task("arith").load(limit=1, seed=5)]
+    assert (
+        [r.sample_id for r in one]
+        == [r.sample_id for r in two]
+        == [s.id for s in get_task("arith").load(limit=1, seed=5)]
+    )
     assert [e.chain for e in one[0].search.evaluations] != [e.chain for e in two[0].search.evaluations]
-    old_style = run_search(dataclasses.replace(base, seed=5, data_seed=None), tmp_path / "c", model=smollm,
-                           progress=False)
+    old_style = run_search(
+        dataclasses.replace(base, seed=5, data_seed=None), tmp_path / "c", model=smollm, progress=False
+    )
     assert [r.gold for r in old_style] == [r.gold for r in one]  # no data seed: the seed picks questions
 
 

@@ -32,8 +32,12 @@ def test_explicit_placement_and_dtype_aliases():
 
 @pytest.mark.parametrize(
     ("device", "dtype", "message"),
-    [("tpu", "auto", "unknown device 'tpu'"), ("cuda:x", "auto", "unknown device"),
-     ("cpu", "float8", "unknown dtype 'float8'"), ("cpu:1", "auto", "unknown device")],
+    [
+        ("tpu", "auto", "unknown device 'tpu'"),
+        ("cuda:x", "auto", "unknown device"),
+        ("cpu", "float8", "unknown dtype 'float8'"),
+        ("cpu:1", "auto", "unknown device"),
+    ],
 )
 def test_bad_placement_is_one_line(device: str, dtype: str, message: str):
     with pytest.raises(PlacementError, match=message) as info:
@@ -49,9 +53,16 @@ def test_cuda_without_a_gpu_is_one_line():
 
 @pytest.mark.parametrize("command", ["run", "search", "predict", "evaluate", "export"])
 def test_every_command_that_loads_a_model_takes_device_and_dtype(command: str):
-    required = {"run": ["--prompt", "x"], "search": ["--out", "x"], "predict": ["--run", "x", "--out", "y"],
-                "evaluate": ["--run", "x"], "export": ["--chain", "0", "--format", "hf", "--out", "x"]}[command]
-    args = build_parser().parse_args([command, *required, "--device", "cpu", "--dtype", "bfloat16", "--no-self-check"])
+    required = {
+        "run": ["--prompt", "x"],
+        "search": ["--out", "x"],
+        "predict": ["--run", "x", "--out", "y"],
+        "evaluate": ["--run", "x"],
+        "export": ["--chain", "0", "--format", "hf", "--out", "x"],
+    }[command]
+    args = build_parser().parse_args(
+        [command, *required, "--device", "cpu", "--dtype", "bfloat16", "--no-self-check"]
+    )
     assert (args.device, args.dtype, args.self_check) == ("cpu", "bfloat16", False)
 
 
@@ -61,8 +72,12 @@ def tiny_dirs(tmp_path_factory) -> dict[str, str]:
     from transformers import T5Config, T5ForConditionalGeneration
 
     root = tmp_path_factory.mktemp("tiny")
-    models = {a.name: tiny_model(a) for a in SUPPORTED + UNSUPPORTED if a.name in ("gpt2", "opt", "mamba", "bloom")}
-    models["t5"] = T5ForConditionalGeneration(T5Config(d_model=32, d_ff=64, num_layers=2, num_heads=2, vocab_size=128))
+    models = {
+        a.name: tiny_model(a) for a in SUPPORTED + UNSUPPORTED if a.name in ("gpt2", "opt", "mamba", "bloom")
+    }
+    models["t5"] = T5ForConditionalGeneration(
+        T5Config(d_model=32, d_ff=64, num_layers=2, num_heads=2, vocab_size=128)
+    )
     for name, model in models.items():
         model.save_pretrained(root / name)
         tiny_tokenizer().save_pretrained(root / name)
@@ -78,9 +93,11 @@ def test_cli_runs_learned_position_models(tiny_dirs, capsys, name: str):
 
 @pytest.mark.parametrize(
     ("name", "reason"),
-    [("mamba", "MambaForCausalLM: its layers are of kind linear_attention"),
-     ("bloom", "BloomForCausalLM: it uses ALiBi"),
-     ("t5", "T5Config: encoder-decoder models are not supported")],
+    [
+        ("mamba", "MambaForCausalLM: its layers are of kind linear_attention"),
+        ("bloom", "BloomForCausalLM: it uses ALiBi"),
+        ("t5", "T5Config: encoder-decoder models are not supported"),
+    ],
 )
 def test_cli_refuses_unsupported_models_in_one_line(tiny_dirs, capsys, name: str, reason: str):
     assert main(["run", "--model", tiny_dirs[name], "--prompt", "w5"]) == 2
@@ -102,8 +119,23 @@ def test_search_in_bfloat16_end_to_end(tmp_path, capsys):
 
 def _search_in_bfloat16(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["search", "--task", "arith", "--samples", "2", "--simulations", "2", "--batch-size", "2",
-            "--no-baseline", "--concurrent-samples", "2", "--out", str(out), "--quiet"]
+    args = [
+        "search",
+        "--task",
+        "arith",
+        "--samples",
+        "2",
+        "--simulations",
+        "2",
+        "--batch-size",
+        "2",
+        "--no-baseline",
+        "--concurrent-samples",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main([*args, "--device", "cpu", "--dtype", "bfloat16"]) == 0
     printed = capsys.readouterr()
     assert "cola: device cpu, dtype bfloat16" in printed.err

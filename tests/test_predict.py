@@ -292,7 +292,9 @@ def test_evaluate_predictor_refuses_training_samples_by_id_and_by_question(smoll
     scorer = ChainScorer(smollm, train_run.task, train_run.config.eval)
     fitted = fit_predictor("knn", smollm, train_run, FitOptions())
     train = train_run.samples_of(train_run.records)
-    with pytest.raises(ColaError, match=f"test sample '{train[0].id}' is in the knn predictor's training data"):
+    with pytest.raises(
+        ColaError, match=f"test sample '{train[0].id}' is in the knn predictor's training data"
+    ):
         evaluate_predictor(fitted.predictor, scorer, [test_samples[0], train[0]], top_k=1, vote_m=1)
     renamed = dataclasses.replace(train[1], id="renamed", question="  " + train[1].question.upper() + " ")
     with pytest.raises(ColaError, match="'renamed'.*same question"):
@@ -333,7 +335,9 @@ def test_sweep_chains_have_the_requested_depth(smollm, sweep):
     assert sweep.point("dataset", 0) is not None  # the full chain always fits the full depth
 
 
-def test_sweep_accuracies_are_the_chains_held_out_accuracies(smollm, train_run, test_samples, sweep, tmp_path):
+def test_sweep_accuracies_are_the_chains_held_out_accuracies(
+    smollm, train_run, test_samples, sweep, tmp_path
+):
     from cola.predict.importance import calibrate, drop_lowest
     from cola.predict.sweep import plot_sweep
 

@@ -435,12 +435,22 @@ def test_transition_labels_claim_only_what_the_budget_showed():
 def test_budget_curve_groups_runs_of_one_model_task_and_strategy(tmp_path):
     """Runs at several budgets make one curve; a run of another strategy is not a point on it."""
     runs = []
-    for name, strategy, simulations in (("a", "mcts", 25), ("b", "mcts", 50), ("c", "best_first", 200),
-                                        ("d", "mcts", 200)):
+    for name, strategy, simulations in (
+        ("a", "mcts", 25),
+        ("b", "mcts", 50),
+        ("c", "best_first", 200),
+        ("d", "mcts", 200),
+    ):
         run = tmp_path / name
         run.mkdir()
-        (run / "records.jsonl").write_text("".join(json.dumps(r.to_json()) + "\n" for r in synthetic_records()))
-        config = {"model": "toy-model", "task": "toy", "search": {"strategy": strategy, "simulations": simulations}}
+        (run / "records.jsonl").write_text(
+            "".join(json.dumps(r.to_json()) + "\n" for r in synthetic_records())
+        )
+        config = {
+            "model": "toy-model",
+            "task": "toy",
+            "search": {"strategy": strategy, "simulations": simulations},
+        }
         (run / "config.json").write_text(json.dumps(config))
         runs.append(load_run(run))
     curves = build_report_data(runs).budget_curves()

@@ -50,7 +50,9 @@ def test_readme_tables_are_recomputed_from_the_committed_records():
     assert script.claims_table().splitlines()[2:] == readme_block("paper-claims")
     assert script.timing_table().splitlines()[2:] == readme_block("paper-timing")
     analysis = benchmark_script("search_analysis")
-    rows = [line for line in analysis.analysis_text(analysis.default_runs()).splitlines() if line.startswith("|")]
+    rows = [
+        line for line in analysis.analysis_text(analysis.default_runs()).splitlines() if line.startswith("|")
+    ]
     assert rows[2:] == readme_block("search-analysis")
 
 
@@ -61,7 +63,9 @@ def test_cola_summary_re_derives_a_readme_cell(capsys):
     run = PAPER / f"{model}-{task}"
     assert main(["summary", str(run)]) == 0
     out = capsys.readouterr().out
-    line = next(line for line in out.splitlines() if line.startswith("orig. correct with a shorter correct chain"))
+    line = next(
+        line for line in out.splitlines() if line.startswith("orig. correct with a shorter correct chain")
+    )
     columns = re.split(r"\s{2,}", line.strip())[1:]  # mcts vs gold, mcts vs decoy, baseline vs gold, ...
 
     def fraction(cell: str) -> str:

@@ -96,7 +96,9 @@ def test_resume_may_change_the_prefix_cache_budget(tmp_path):
     _started(tmp_path, config)
     RunStore(tmp_path).create({**config, "eval": {"prefix_cache_mb": 256.0, "mode": "fast"}}, resume=True)
     with pytest.raises(RunConfigError, match="eval.mode: saved 'fast', now 'naive'"):
-        RunStore(tmp_path).create({**config, "eval": {"prefix_cache_mb": 1024.0, "mode": "naive"}}, resume=True)
+        RunStore(tmp_path).create(
+            {**config, "eval": {"prefix_cache_mb": 1024.0, "mode": "naive"}}, resume=True
+        )
 
 
 def test_append_load_and_duplicates(tmp_path):
@@ -222,11 +224,14 @@ HOLDER = textwrap.dedent(
 
 def test_a_second_process_is_refused_with_the_holders_pid(tmp_path):
     run = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(run)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(RunInUseError, match=rf"run dir .*run is in use by another cola process \(pid {holder.pid}\)"):
+        with pytest.raises(
+            RunInUseError, match=rf"run dir .*run is in use by another cola process \(pid {holder.pid}\)"
+        ):
             RunStore(run).create({"task": "toy"}, resume=True)
         with pytest.raises(RunInUseError):
             RunStore(run).append(make_record("a"))  # appending needs the lock too
@@ -251,8 +256,13 @@ def test_stores_of_one_process_share_its_lock(tmp_path):
     second.close()
     del first, second
     # and once every share is gone, another process may lock it
-    out = subprocess.run([sys.executable, "-c", HOLDER, str(tmp_path), json.dumps(CONFIG)], input="\n",
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", HOLDER, str(tmp_path), json.dumps(CONFIG)],
+        input="\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
 
 
@@ -296,8 +306,24 @@ def test_two_cola_search_processes_never_write_a_sample_twice(tmp_path):
     certain to meet it: it must refuse in one line naming the first one's pid.
     """
     run = tmp_path / "r"
-    search = ["search", "--task", "arith", "--samples", "2", "--simulations", "1", "--no-baseline",
-              "--concurrent-samples", "1", "--seed", "0", "--quiet", "--out", str(run), "--resume"]
+    search = [
+        "search",
+        "--task",
+        "arith",
+        "--samples",
+        "2",
+        "--simulations",
+        "1",
+        "--no-baseline",
+        "--concurrent-samples",
+        "1",
+        "--seed",
+        "0",
+        "--quiet",
+        "--out",
+        str(run),
+        "--resume",
+    ]
     first = subprocess.Popen(_cola(*search), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

@@ -420,7 +420,9 @@ def test_random_uses_exactly_the_budget(batch_size):
 def test_random_candidate_sequence_does_not_depend_on_batch_size():
     def chains(batch_size, seed=1):
         config = SearchConfig(simulations=40, batch_size=batch_size, seed=seed)
-        return [e.chain for e in get_strategy("random_nearby")(FakeEvaluator(hashed), 9, config, None).evaluations]
+        return [
+            e.chain for e in get_strategy("random_nearby")(FakeEvaluator(hashed), 9, config, None).evaluations
+        ]
 
     assert chains(1) == chains(6) == chains(1)
     assert chains(1, seed=1) != chains(1, seed=2)
@@ -442,7 +444,9 @@ def test_random_candidates_are_one_to_four_edits_away():
 def test_random_stops_when_the_space_is_exhausted():
     # L=2, max length 2: the reachable chains are these five only
     evaluator = FakeEvaluator(hashed)
-    outcome = get_strategy("random_nearby")(evaluator, 2, SearchConfig(simulations=10, max_length_factor=1.0), None)
+    outcome = get_strategy("random_nearby")(
+        evaluator, 2, SearchConfig(simulations=10, max_length_factor=1.0), None
+    )
     assert sorted(e.chain for e in outcome.evaluations) == [(0,), (0, 0), (0, 1), (1,), (1, 1)]
     one = get_strategy("random_nearby")(
         FakeEvaluator(hashed), 1, SearchConfig(simulations=5, max_length_factor=1.0), None
@@ -489,6 +493,8 @@ def test_best_first_descends_through_correct_chains():
 
 def test_best_first_stops_when_the_space_is_exhausted():
     evaluator = FakeEvaluator(hashed)
-    outcome = get_strategy("best_first")(evaluator, 2, SearchConfig(simulations=50, max_length_factor=1.0), None)
+    outcome = get_strategy("best_first")(
+        evaluator, 2, SearchConfig(simulations=50, max_length_factor=1.0), None
+    )
     assert len(outcome.evaluations) == len({e.chain for e in outcome.evaluations}) < 51
     assert len(evaluator.sent) == len(outcome.evaluations)  # nothing sent twice

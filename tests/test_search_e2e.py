@@ -72,7 +72,9 @@ def _search_together(model, task, samples, batch_size: int, simulations: int, co
 
     def work(evaluator):
         original = evaluator.original()
-        config = SearchConfig(simulations=simulations, batch_size=batch_size, seed=sample_seed(0, evaluator.sample.id))
+        config = SearchConfig(
+            simulations=simulations, batch_size=batch_size, seed=sample_seed(0, evaluator.sample.id)
+        )
         outcome = get_strategy("mcts")(evaluator, model.num_layers, config, original)
         return [(e.chain, e.answer, e.reward) for e in outcome.evaluations], outcome.best_chain
 
@@ -118,8 +120,9 @@ def test_an_error_in_one_search_stops_all_and_is_raised(smollm):
 
 def _config(samples: int = 3, simulations: int = 10) -> RunConfig:
     # No decoy arm here (tests/test_nulls.py covers it): these tests are about runs, and it would double them.
-    return RunConfig(task="arith", samples=samples, decoy=False,
-                     search=SearchConfig(simulations=simulations, batch_size=4))
+    return RunConfig(
+        task="arith", samples=samples, decoy=False, search=SearchConfig(simulations=simulations, batch_size=4)
+    )
 
 
 def test_run_is_resumable_after_a_crash(smollm, tmp_path):
@@ -153,7 +156,11 @@ def test_run_is_resumable_after_a_crash(smollm, tmp_path):
 
 
 def _evaluations(record):
-    runs = [record.original] + record.search.evaluations + (record.baseline.evaluations if record.baseline else [])
+    runs = (
+        [record.original]
+        + record.search.evaluations
+        + (record.baseline.evaluations if record.baseline else [])
+    )
     return [(e.chain, e.answer, e.reward) for e in runs], record.search.best_chain
 
 
@@ -168,7 +175,9 @@ def test_run_with_samples_together_matches_one_by_one_and_resumes(smollm, tmp_pa
 
     out = tmp_path / "together"
     with pytest.raises(KeyboardInterrupt):
-        run_search(_config(), out, model=smollm, progress=False, on_record=stop_after_two, concurrent_samples=3)
+        run_search(
+            _config(), out, model=smollm, progress=False, on_record=stop_after_two, concurrent_samples=3
+        )
     assert len((out / "records.jsonl").read_text().splitlines()) == 2
     together = run_search(_config(), out, resume=True, model=smollm, progress=False, concurrent_samples=3)
     by_id = {r.sample_id: _evaluations(r) for r in together}
@@ -217,8 +226,9 @@ def test_a_sample_stopped_midway_resumes_from_its_journal(smollm, tmp_path, monk
 
     config = RunConfig(task="arith", samples=2, search=SearchConfig(simulations=10, batch_size=4))
     unstopped = run_search(config, tmp_path / "unstopped", model=smollm, progress=False, limit=1)[0]
-    arms = [unstopped.original] + [e for arm in (unstopped.search, unstopped.baseline, unstopped.decoy_search)
-                                   for e in arm.evaluations]
+    arms = [unstopped.original] + [
+        e for arm in (unstopped.search, unstopped.baseline, unstopped.decoy_search) for e in arm.evaluations
+    ]
     distinct = len({tuple(e.chain) for e in arms})
 
     append, written = SampleJournal.append, []
@@ -246,8 +256,11 @@ def test_a_sample_stopped_midway_resumes_from_its_journal(smollm, tmp_path, monk
     assert SampleJournal(out, unstopped.sample_id, other.to_json()).replay() == []
 
     new = []
-    monkeypatch.setattr(SampleJournal, "append", lambda self, evaluations: (append(self, evaluations),
-                                                                            new.extend(evaluations)))
+    monkeypatch.setattr(
+        SampleJournal,
+        "append",
+        lambda self, evaluations: (append(self, evaluations), new.extend(evaluations)),
+    )
     resumed = run_search(config, out, resume=True, model=smollm, progress=False, limit=1)[0]
     assert _without_seconds(resumed) == _without_seconds(unstopped)
     assert len(new) == distinct - len(replayed)  # only the chains the stopped run had not reached

@@ -466,7 +466,9 @@ THREE = Sample(id="t3", question="q", gold="C", choices=("x", "y", "z"))
 
 @CONTRACT
 @given(
-    texts(MC_PIECES, ("B", " C", "(A", "D.", "The answer is B", "answer: (E", "**B", "C because", "I think b")),
+    texts(
+        MC_PIECES, ("B", " C", "(A", "D.", "The answer is B", "answer: (E", "**B", "C because", "I think b")
+    ),
     texts(MC_PIECES),
     st.sampled_from([ARC_SAMPLE, THREE]),
 )

@@ -17,8 +17,17 @@ import torch
 
 WINDOW = 8  # sliding window of the sliding variants: test prompts are longer
 BASE = dict(
-    hidden_size=64, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, intermediate_size=128,
-    vocab_size=128, max_position_embeddings=256, head_dim=16, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+    hidden_size=64,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    intermediate_size=128,
+    vocab_size=128,
+    max_position_embeddings=256,
+    head_dim=16,
+    pad_token_id=0,
+    bos_token_id=1,
+    eos_token_id=2,
     initializer_range=0.2,
 )
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
@@ -58,15 +67,32 @@ SUPPORTED = [
     Arch("stablelm", "stablelm"),
     Arch("starcoder2", "starcoder2"),
     Arch("gemma2-sliding", "gemma2", SLIDING),
-    Arch("gemma3-sliding", "gemma3_text",
-         dict(SLIDING, layer_types=["sliding_attention", "sliding_attention", "full_attention", "sliding_attention"])),
+    Arch(
+        "gemma3-sliding",
+        "gemma3_text",
+        dict(
+            SLIDING,
+            layer_types=["sliding_attention", "sliding_attention", "full_attention", "sliding_attention"],
+        ),
+    ),
     Arch("gpt-oss-sliding", "gpt_oss", dict(SLIDING, num_local_experts=4, num_experts_per_tok=2)),
     Arch("cohere2-sliding", "cohere2", SLIDING),
     # the architectures whose forward adds a step around the layer stack (engine/facts.py)
-    Arch("granite", "granite", dict(embedding_multiplier=12.0, logits_scaling=8.0, residual_multiplier=0.22,
-                                    attention_multiplier=0.015625)),
-    Arch("granitemoe", "granitemoe", dict(num_local_experts=4, num_experts_per_tok=2, embedding_multiplier=12.0,
-                                          logits_scaling=8.0)),
+    Arch(
+        "granite",
+        "granite",
+        dict(
+            embedding_multiplier=12.0,
+            logits_scaling=8.0,
+            residual_multiplier=0.22,
+            attention_multiplier=0.015625,
+        ),
+    ),
+    Arch(
+        "granitemoe",
+        "granitemoe",
+        dict(num_local_experts=4, num_experts_per_tok=2, embedding_multiplier=12.0, logits_scaling=8.0),
+    ),
     Arch("cohere", "cohere", dict(logit_scale=0.0625)),
     Arch("gpt2", "gpt2", GPT_STYLE),
     Arch("gpt-neox", "gpt_neox", dict(head_dim=None)),
@@ -112,5 +138,6 @@ def tiny_tokenizer(vocab_size: int = BASE["vocab_size"]):
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     backend.decoder = decoders.WordPiece()
-    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )

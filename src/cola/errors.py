@@ -35,6 +35,8 @@ class UnsupportedModelError(ColaError):
 
 class PlacementError(ColaError, ValueError):
     """A ``--device`` or ``--dtype`` that is unknown or not available on this machine."""
+
+
 class RunInUseError(RunConfigError):
     """Another process holds a run directory's lock: one writer at a time."""
 

@@ -384,7 +384,9 @@ def _mergekit_text(ref: str, chain_spec, dtype: str, model, max_length: int | No
             config = text_config(AutoConfig.from_pretrained(ref))
         except (OSError, ValueError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelNotFoundError(f"model {ref!r} not found: no config.json to read its depth from ({reason})") from None
+            raise ModelNotFoundError(
+                f"model {ref!r} not found: no config.json to read its depth from ({reason})"
+            ) from None
         num_layers = int(config.num_hidden_layers)
         layer_types = _layer_types(config, num_layers)
     chain = parse_chain(chain_spec, num_layers, max_length)

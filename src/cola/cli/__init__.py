@@ -27,7 +27,9 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cola", description="Chains of layers: skip, loop and re-order LLM layers per input.")
+    parser = argparse.ArgumentParser(
+        prog="cola", description="Chains of layers: skip, loop and re-order LLM layers per input."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, entry in COMMANDS.items():
         p = sub.add_parser(name, help=entry.help, description=entry.help)

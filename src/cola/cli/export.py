@@ -18,22 +18,45 @@ def add_export_arguments(p) -> None:
         help="mergekit: passthrough YAML; hf: unrolled checkpoint; peft: layer_replication adapter",
     )
     p.add_argument("--out", required=True, help="output directory (mergekit: a .yaml file or a directory)")
-    add_placement_arguments(p, dtype_help="dtype of the loaded and exported weights (mergekit: of the merge): "
-                            "auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16")
-    p.add_argument("--force", action="store_true",
-                   help="replace a non-empty --out that holds an earlier export (never merges into it)")
-    p.add_argument("--max-chain-length", type=int, default=None,
-                   help="longest chain the spec may name (default: 4 x the model's layers)")
+    add_placement_arguments(
+        p,
+        dtype_help="dtype of the loaded and exported weights (mergekit: of the merge): "
+        "auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a non-empty --out that holds an earlier export (never merges into it)",
+    )
+    p.add_argument(
+        "--max-chain-length",
+        type=int,
+        default=None,
+        help="longest chain the spec may name (default: 4 x the model's layers)",
+    )
 
 
-@command("export", "export a chain: mergekit passthrough YAML, unrolled HF checkpoint, or PEFT adapter", add_export_arguments)
+@command(
+    "export",
+    "export a chain: mergekit passthrough YAML, unrolled HF checkpoint, or PEFT adapter",
+    add_export_arguments,
+)
 def cmd_export(args) -> int:
     from cola.engine.chain import format_chain, parse_chain
     from cola.export import export_chain
 
     placement = placement_from_args(args)
-    path = export_chain(args.model, args.chain, args.fmt, args.out, dtype=placement.dtype, device=placement.device,
-                        self_check=args.self_check, force=args.force, max_length=args.max_chain_length)
+    path = export_chain(
+        args.model,
+        args.chain,
+        args.fmt,
+        args.out,
+        dtype=placement.dtype,
+        device=placement.device,
+        self_check=args.self_check,
+        force=args.force,
+        max_length=args.max_chain_length,
+    )
     chain = parse_chain(args.chain, max_length=args.max_chain_length)
     print(f"wrote {args.fmt} export of chain {format_chain(chain)} to {path}")
     return 0

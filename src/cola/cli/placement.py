@@ -15,15 +15,27 @@ if TYPE_CHECKING:  # pragma: no cover - the CLI starts without importing torch
     from cola.engine.placement import Placement
 
 
-def add_placement_arguments(p: argparse.ArgumentParser, dtype_default: str | None = "auto",
-                            dtype_help: str = "") -> None:
-    p.add_argument("--device", default="auto",
-                   help="auto (a CUDA GPU when present, else the CPU), cpu, cuda, cuda:N or mps")
-    p.add_argument("--dtype", default=dtype_default,
-                   help=dtype_help or "auto (bfloat16 on a GPU, float16 where bf16 is unsupported; float32 on "
-                   "the CPU), float32, bfloat16 or float16")
-    p.add_argument("--no-self-check", dest="self_check", action="store_false",
-                   help="skip checking the chain forward against the model's own forward at load (prints a warning)")
+def add_placement_arguments(
+    p: argparse.ArgumentParser, dtype_default: str | None = "auto", dtype_help: str = ""
+) -> None:
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (a CUDA GPU when present, else the CPU), cpu, cuda, cuda:N or mps",
+    )
+    p.add_argument(
+        "--dtype",
+        default=dtype_default,
+        help=dtype_help
+        or "auto (bfloat16 on a GPU, float16 where bf16 is unsupported; float32 on "
+        "the CPU), float32, bfloat16 or float16",
+    )
+    p.add_argument(
+        "--no-self-check",
+        dest="self_check",
+        action="store_false",
+        help="skip checking the chain forward against the model's own forward at load (prints a warning)",
+    )
 
 
 def placement_from_args(args: argparse.Namespace, dtype: str | None = None) -> Placement:

@@ -21,7 +21,9 @@ def predictor_list(text: str) -> list[str]:
     kinds = [k.strip() for k in text.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in PREDICTORS]
     if not kinds or unknown or len(set(kinds)) != len(kinds):
-        raise argparse.ArgumentTypeError(f"expected distinct names from {', '.join(PREDICTORS)}; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected distinct names from {', '.join(PREDICTORS)}; got {text!r}"
+        )
     return kinds
 
 
@@ -64,8 +66,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help="dataset chain objective: train accuracy - penalty * len/L",
     )
     p.add_argument("--train-samples", type=int, default=None, help="dataset search: first N training samples")
-    add_placement_arguments(p, dtype_default=None, dtype_help="default: the run's dtype; or auto, float32, "
-                            "bfloat16, float16")
+    add_placement_arguments(
+        p, dtype_default=None, dtype_help="default: the run's dtype; or auto, float32, bfloat16, float16"
+    )
     p.add_argument("--quiet", action="store_true")
 
 
@@ -108,8 +111,9 @@ def load_test_split(args):
         raise ColaError("every test sample also occurs in the training run: pick a disjoint split/data/seed")
     if dropped:
         print(f"# dropped {dropped} test samples that also occur in the training run", file=sys.stderr)
-    model = ChainModel.from_pretrained(test_config.model, dtype=placement.dtype, device=placement.device,
-                                       self_check=args.self_check)
+    model = ChainModel.from_pretrained(
+        test_config.model, dtype=placement.dtype, device=placement.device, self_check=args.self_check
+    )
     scorer = ChainScorer(model, task, run.config.eval)
     return run, model, scorer, samples, dropped
 
@@ -137,9 +141,13 @@ def fit_kind(kind: str, args, model, run, scorer):
 
 def _check_numbers(args) -> None:
     """Counts that must be positive, checked before any run, data or model is read."""
-    for option, value, minimum in (("--samples", args.samples, 0), ("--top-k", getattr(args, "top_k", 1), 1),
-                                   ("--epochs", getattr(args, "epochs", 1), 1), ("--simulations", args.simulations, 0),
-                                   ("--vote", getattr(args, "vote", 1), 1)):
+    for option, value, minimum in (
+        ("--samples", args.samples, 0),
+        ("--top-k", getattr(args, "top_k", 1), 1),
+        ("--epochs", getattr(args, "epochs", 1), 1),
+        ("--simulations", args.simulations, 0),
+        ("--vote", getattr(args, "vote", 1), 1),
+    ):
         if value < minimum:
             raise ColaError(f"{option} must be at least {minimum}, got {value}")
 
@@ -150,7 +158,9 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="JSONL of predicted chains, one line per test sample")
 
 
-@command("predict", "predict chains for unseen samples from a search run (no labels used)", add_predict_arguments)
+@command(
+    "predict", "predict chains for unseen samples from a search run (no labels used)", add_predict_arguments
+)
 def cmd_predict(args) -> int:
     """Write the top-k predicted chains of each test sample (labels are never read)."""
     import torch
@@ -237,4 +247,3 @@ def _write_reports(args, reports) -> None:
             for report in reports:
                 for result in report.samples:
                     handle.write(json.dumps({"predictor": report.predictor, **result.to_json()}) + "\n")
-

@@ -10,7 +10,11 @@ def add_report_arguments(p) -> None:
     p.add_argument("--out", required=True, help="directory for report.html, report.md and figures")
 
 
-@command("report", "HTML + Markdown report of one or more runs (oracle stats beside baseline, plots)", add_report_arguments)
+@command(
+    "report",
+    "HTML + Markdown report of one or more runs (oracle stats beside baseline, plots)",
+    add_report_arguments,
+)
 def cmd_report(args) -> int:
     from cola.report.render import report
 

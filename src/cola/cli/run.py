@@ -13,8 +13,12 @@ from cola.errors import UsageError
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="smollm2-135m", help="embedded name, local dir or hub id")
     p.add_argument("--chain", default=None, help='chain spec, e.g. "0-9,11,11,12-29" (default: full model)')
-    p.add_argument("--max-chain-length", type=int, default=None,
-                   help="longest chain the spec may name (default: 4 x the model's layers)")
+    p.add_argument(
+        "--max-chain-length",
+        type=int,
+        default=None,
+        help="longest chain the spec may name (default: 4 x the model's layers)",
+    )
     p.add_argument("--prompt", required=True, help="prompt text (use --chat to wrap it in the chat template)")
     p.add_argument("--chat", action="store_true", help="apply the tokenizer's chat template to the prompt")
     p.add_argument("--max-new-tokens", type=int, default=64)
@@ -33,13 +37,16 @@ def cmd_run(args) -> int:
     if args.chain is not None:
         parse_chain(args.chain, max_length=args.max_chain_length)  # a bad spec fails before loading weights
     placement = placement_from_args(args)
-    model = ChainModel.from_pretrained(args.model, dtype=placement.dtype, device=placement.device,
-                                       self_check=args.self_check)
+    model = ChainModel.from_pretrained(
+        args.model, dtype=placement.dtype, device=placement.device, self_check=args.self_check
+    )
     chain = model.chain(args.chain, max_length=args.max_chain_length)
     prompt = args.prompt
     if args.chat:
         if not getattr(model.tokenizer, "chat_template", None):
-            raise UsageError(f"{args.model} has no chat template; drop --chat and write the prompt as plain text")
+            raise UsageError(
+                f"{args.model} has no chat template; drop --chat and write the prompt as plain text"
+            )
         prompt = model.tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
         )

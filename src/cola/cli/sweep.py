@@ -60,8 +60,9 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--train-samples", type=int, default=None, help="greedy-drop / dataset: first N training samples"
     )
-    add_placement_arguments(p, dtype_default=None, dtype_help="default: the run's dtype; or auto, float32, "
-                            "bfloat16, float16")
+    add_placement_arguments(
+        p, dtype_default=None, dtype_help="default: the run's dtype; or auto, float32, bfloat16, float16"
+    )
     p.add_argument("--out", required=True, help="directory for sweep.json, sweep.md and sweep.png")
 
 

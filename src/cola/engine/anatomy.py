@@ -48,7 +48,9 @@ class ModelAnatomy:
 def _find_layer_stack(decoder: nn.Module, num_layers: int) -> nn.ModuleList | None:
     """The decoder stack is the ModuleList child of the decoder with one entry per layer."""
     candidates = [
-        child for _, child in decoder.named_children() if isinstance(child, nn.ModuleList) and len(child) == num_layers
+        child
+        for _, child in decoder.named_children()
+        if isinstance(child, nn.ModuleList) and len(child) == num_layers
     ]
     return candidates[0] if len(candidates) == 1 and num_layers > 0 else None
 

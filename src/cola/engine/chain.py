@@ -45,7 +45,9 @@ def full_chain(num_layers: int) -> Chain:
     return tuple(range(num_layers))
 
 
-def validate_chain(chain: Sequence[int], num_layers: int | None = None, max_length: int | None = None) -> Chain:
+def validate_chain(
+    chain: Sequence[int], num_layers: int | None = None, max_length: int | None = None
+) -> Chain:
     """Return ``chain`` as a tuple, or raise :class:`ChainSpecError` naming the problem.
 
     ``max_length``, when given, bounds the chain's length (see :func:`max_chain_length`).
@@ -101,15 +103,23 @@ def _parse_item(spec: str, raw: str, num_layers: int | None) -> tuple[int, int]:
     """One ``a`` or ``a-b`` item as an inclusive ``(start, stop)``, bounds-checked, not expanded."""
     match = _ITEM.match(raw)
     if match is None:
-        raise ChainSpecError(f"bad chain spec {_short(spec)}: item {_short(raw.strip())} is not an index or a range like 3-7")
+        raise ChainSpecError(
+            f"bad chain spec {_short(spec)}: item {_short(raw.strip())} is not an index or a range like 3-7"
+        )
     if any(group is not None and len(group) > _MAX_DIGITS for group in match.groups()):
-        raise ChainSpecError(f"bad chain spec {_short(spec)}: layer index {_short(raw.strip())} is far too large")
+        raise ChainSpecError(
+            f"bad chain spec {_short(spec)}: layer index {_short(raw.strip())} is far too large"
+        )
     start = int(match.group(1))
     stop = int(match.group(2)) if match.group(2) is not None else start
     if stop < start:
-        raise ChainSpecError(f"bad chain spec {_short(spec)}: range {start}-{stop} runs backwards; list indices instead")
+        raise ChainSpecError(
+            f"bad chain spec {_short(spec)}: range {start}-{stop} runs backwards; list indices instead"
+        )
     if num_layers is not None and stop >= num_layers:
-        raise ChainSpecError(f"unknown layer index {stop}: the model has {num_layers} layers (0-{num_layers - 1})")
+        raise ChainSpecError(
+            f"unknown layer index {stop}: the model has {num_layers} layers (0-{num_layers - 1})"
+        )
     return start, stop
 
 
@@ -119,7 +129,9 @@ def _json_items(spec: str, text: str) -> list:
     except json.JSONDecodeError as exc:
         raise ChainSpecError(f"bad chain spec {_short(spec)}: not valid JSON ({exc.msg})") from None
     except (ValueError, RecursionError) as exc:  # e.g. an integer with thousands of digits, deep nesting
-        raise ChainSpecError(f"bad chain spec {_short(spec)}: not a JSON list of layer indices ({exc})") from None
+        raise ChainSpecError(
+            f"bad chain spec {_short(spec)}: not a JSON list of layer indices ({exc})"
+        ) from None
     if not isinstance(loaded, list):
         raise ChainSpecError(f"bad chain spec {_short(spec)}: JSON form must be a list of integers")
     return loaded

@@ -58,8 +58,13 @@ def prefill(model: ChainModel, chain: Chain, input_ids: torch.Tensor, group: obj
     return Prefilled(lane, model.head(lane.hidden[:, -1:])[:, -1], input_ids.shape[1])
 
 
-def decode_prompts(model: ChainModel, chain: Chain, prompts: Sequence[torch.Tensor], max_new_tokens: int,
-                   stops: Sequence[Callable[[str], bool] | None] | None = None) -> Decoded:
+def decode_prompts(
+    model: ChainModel,
+    chain: Chain,
+    prompts: Sequence[torch.Tensor],
+    max_new_tokens: int,
+    stops: Sequence[Callable[[str], bool] | None] | None = None,
+) -> Decoded:
     """Greedy continuations of several prompts (each ``[1, T]`` ids) through one chain."""
     rows = [prefill(model, chain, ids) for ids in prompts]
     for row, stop in zip(rows, stops or [None] * len(rows)):
@@ -81,8 +86,15 @@ def _take_tokens(next_ids: list[int], rows, tokens, done, early, eos: set[int], 
             done[i] = early[i] = True
 
 
-def _decode_lanes_for(model: ChainModel, rows: Sequence[Prefilled], active: list[int], next_ids: list[int],
-                      tokens: list[list[int]], step_index: int, device) -> list[Lane]:
+def _decode_lanes_for(
+    model: ChainModel,
+    rows: Sequence[Prefilled],
+    active: list[int],
+    next_ids: list[int],
+    tokens: list[list[int]],
+    step_index: int,
+    device,
+) -> list[Lane]:
     """One new-token lane per active row; lanes of one group share that group's step inputs."""
     positions = torch.tensor([[rows[i].prompt_length + step_index] for i in active], device=device)
     hidden = model.embed(torch.tensor([[next_ids[i]] for i in active], device=device), positions)
@@ -90,7 +102,9 @@ def _decode_lanes_for(model: ChainModel, rows: Sequence[Prefilled], active: list
     by_group: dict[int, list[tuple[Lane, Prefilled]]] = {}
     for k, i in enumerate(active):
         source = rows[i].lane
-        lane = Lane(source.chain, source.cache, hidden[k : k + 1], history=tuple(tokens[i]), group=source.group)
+        lane = Lane(
+            source.chain, source.cache, hidden[k : k + 1], history=tuple(tokens[i]), group=source.group
+        )
         lanes.append(lane)
         by_group.setdefault(id(source.group), []).append((lane, rows[i]))
     for members in by_group.values():
@@ -101,7 +115,9 @@ def _decode_lanes_for(model: ChainModel, rows: Sequence[Prefilled], active: list
     return lanes
 
 
-def decode_lanes(model: ChainModel, rows: Sequence[Prefilled], max_new_tokens: int, separate: bool = False) -> Decoded:
+def decode_lanes(
+    model: ChainModel, rows: Sequence[Prefilled], max_new_tokens: int, separate: bool = False
+) -> Decoded:
     """Greedy decoding of every prefilled lane in lock-step (see the module docstring).
 
     ``separate``: every lane gets its own layer and LM-head calls, so no lane's arithmetic

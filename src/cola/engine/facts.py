@@ -40,10 +40,14 @@ LOGIT_SOFTCAPS = ("final_logit_softcapping",)
 POSITION_TABLES = ("wpe", "embed_positions")
 INPUT_PROJECTIONS = ("project_in",)
 OUTPUT_PROJECTIONS = ("project_out",)
-# ALiBi: a layer argument carrying per-head linear position biases, and the config flag
-# that says whether the model uses it (Falcon); without the flag it is always used (Bloom).
-ALIBI_ARGUMENTS = ("alibi",)
+# ALiBi: per-head linear position biases. Read from the config first, so the answer does
+# not hang on a layer signature that transformers may change between releases (Falcon's
+# layer dropped its ``alibi`` argument in 5.25 while ``FalconConfig.alibi`` stayed): a flag
+# the config sets (Falcon's ``alibi``) decides; a model type built on ALiBi with no flag
+# (Bloom) always uses it; failing both, a layer argument of that name means it is used.
 ALIBI_FLAGS = ("alibi",)
+ALIBI_MODEL_TYPES = ("bloom",)
+ALIBI_ARGUMENTS = ("alibi",)
 # Layer arguments cola supplies on every call (the hidden states come first, by position).
 SUPPLIED_ARGUMENTS = frozenset({"attention_mask", "position_ids", "position_embeddings", *CACHE_KEYWORDS})
 # Config flags that make a layer's arithmetic depend on its index in the stack (GPT-2's
@@ -106,11 +110,13 @@ def _parameters(layer: nn.Module) -> list[inspect.Parameter]:
 
 
 def _uses_alibi(config, layer: nn.Module) -> bool:
-    names = {p.name for p in _parameters(layer)}
-    if not names & set(ALIBI_ARGUMENTS):
-        return False
-    flags = [getattr(config, flag) for flag in ALIBI_FLAGS if isinstance(getattr(config, flag, None), bool)]
-    return flags[0] if flags else True
+    for flag in ALIBI_FLAGS:
+        value = getattr(config, flag, None)
+        if isinstance(value, bool):
+            return value
+    if getattr(config, "model_type", None) in ALIBI_MODEL_TYPES:
+        return True
+    return bool({p.name for p in _parameters(layer)} & set(ALIBI_ARGUMENTS))
 
 
 def layer_call(config, layer: nn.Module) -> LayerCall | str:
@@ -120,12 +126,17 @@ def layer_call(config, layer: nn.Module) -> LayerCall | str:
     cache = next((name for name in CACHE_KEYWORDS if name in names), None)
     if cache is None:
         shown = ", ".join(p.name for p in params) or "nothing"
-        return (f"its decoder layers take no KV-cache argument (they take {shown}): a recurrent or "
-                "state-space stack, which cola does not run")
+        return (
+            f"its decoder layers take no KV-cache argument (they take {shown}): a recurrent or "
+            "state-space stack, which cola does not run"
+        )
     if _uses_alibi(config, layer):
         return "it uses ALiBi position biases, which cola does not support (rotary and learned positions are)"
-    required = [p.name for p in params if p.default is inspect.Parameter.empty
-                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    required = [
+        p.name
+        for p in params
+        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
     nulls = tuple(name for name in required if name in ALIBI_ARGUMENTS)
     unknown = [name for name in required if name not in SUPPLIED_ARGUMENTS and name not in nulls]
     if unknown:
@@ -151,7 +162,9 @@ def read_facts(config, decoder: nn.Module, call: LayerCall) -> ModelFacts:
         logit_multiplier=_config_value(config, LOGIT_MULTIPLIERS),
         logit_divisor=_config_value(config, LOGIT_DIVISORS),
         logit_softcap=_config_value(config, LOGIT_SOFTCAPS),
-        index_dependent=next((flag for flag in INDEX_DEPENDENT_FLAGS if getattr(config, flag, False) is True), None),
+        index_dependent=next(
+            (flag for flag in INDEX_DEPENDENT_FLAGS if getattr(config, flag, False) is True), None
+        ),
     )
 
 
@@ -160,5 +173,7 @@ def unsupported_kinds(layer_types: Sequence[str]) -> str | None:
     other = sorted(set(layer_types) - set(ATTENTION_KINDS))
     if not other:
         return None
-    return (f"its layers are of kind {', '.join(other)}: cola chains attention layers (full or sliding "
-            "window) with a KV cache, not state-space, recurrent or linear-attention layers")
+    return (
+        f"its layers are of kind {', '.join(other)}: cola chains attention layers (full or sliding "
+        "window) with a KV cache, not state-space, recurrent or linear-attention layers"
+    )

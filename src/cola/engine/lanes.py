@@ -115,18 +115,33 @@ def _run_stacked(model: ChainModel, layer_index: int, runners: list[Lane], step:
     shared = ChainCache([kind], model.anatomy.sliding_window)
     slots = [lane.cache.layers[lane.position] for lane in runners]
     if slots[0].is_initialized and slots[0].get_seq_length() > 0:
-        load_slot(shared, 0, torch.cat([s.keys for s in slots]), torch.cat([s.values for s in slots]),
-                  slot_seen(slots[0]))
+        load_slot(
+            shared,
+            0,
+            torch.cat([s.keys for s in slots]),
+            torch.cat([s.values for s in slots]),
+            slot_seen(slots[0]),
+        )
     out = model.call_layer(layer_index, torch.cat([lane.hidden for lane in runners]), step, shared, 0)
     merged = shared.layers[0]
     for row, lane in enumerate(runners):
         lane.hidden = out[row : row + 1]
-        load_slot(lane.cache, lane.position, merged.keys[row : row + 1], merged.values[row : row + 1],
-                  slot_seen(merged))
+        load_slot(
+            lane.cache,
+            lane.position,
+            merged.keys[row : row + 1],
+            merged.values[row : row + 1],
+            slot_seen(merged),
+        )
 
 
-def _run_padded(model: ChainModel, layer_index: int, runners: list[Lane], default: StepInputs | None,
-                masks: dict[tuple, torch.Tensor | None]) -> None:
+def _run_padded(
+    model: ChainModel,
+    layer_index: int,
+    runners: list[Lane],
+    default: StepInputs | None,
+    masks: dict[tuple, torch.Tensor | None],
+) -> None:
     """One new token per lane, lanes at different token positions (different prompts).
 
     Each lane's cached keys are right-aligned and left-padded to the longest, and the
@@ -161,17 +176,26 @@ def _run_padded(model: ChainModel, layer_index: int, runners: list[Lane], defaul
     mask = masks[mask_key]
     rotary = [s.position_embeddings.get(kind) for s in steps]
     position_embeddings = None if rotary[0] is None else tuple(torch.cat(parts) for parts in zip(*rotary))
-    padded = StepInputs(position_ids, {kind: position_embeddings} if position_embeddings else {}, {kind: mask})
+    padded = StepInputs(
+        position_ids, {kind: position_embeddings} if position_embeddings else {}, {kind: mask}
+    )
     out = model.call_layer(layer_index, hidden, padded, shared, 0)
     merged = shared.layers[0]
     for row, (lane, slot, n) in enumerate(zip(runners, slots, lengths)):
         keep = min(n + 1, merged.keys.shape[-2])
         lane.hidden = out[row : row + 1]
-        load_slot(lane.cache, lane.position, merged.keys[row : row + 1, :, -keep:],
-                  merged.values[row : row + 1, :, -keep:], slot_seen(slot) + 1)
+        load_slot(
+            lane.cache,
+            lane.position,
+            merged.keys[row : row + 1, :, -keep:],
+            merged.values[row : row + 1, :, -keep:],
+            slot_seen(slot) + 1,
+        )
 
 
-def decode_step_inputs(model: ChainModel, lanes: Sequence[Lane], hidden: torch.Tensor, position: int) -> StepInputs:
+def decode_step_inputs(
+    model: ChainModel, lanes: Sequence[Lane], hidden: torch.Tensor, position: int
+) -> StepInputs:
     """Masks and rotary tables for one new token at ``position``, valid for every lane.
 
     All lanes have seen the same tokens, so any lane with a slot of a given attention kind

@@ -144,15 +144,20 @@ def _refuse_non_causal(path: str, offline: bool) -> None:
         return  # not found: reported by the model load below, with the embedded names
     kind = type(config).__name__
     if getattr(config, "is_encoder_decoder", False):
-        raise UnsupportedModelError(f"{kind}: encoder-decoder models are not supported: cola runs the layer "
-                                    "stack of a decoder-only model")
+        raise UnsupportedModelError(
+            f"{kind}: encoder-decoder models are not supported: cola runs the layer "
+            "stack of a decoder-only model"
+        )
     if getattr(config, "model_type", None) not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        raise UnsupportedModelError(f"{kind}: transformers has no causal-LM class for model type "
-                                    f"{getattr(config, 'model_type', None)!r}; cola runs decoder-only causal LMs")
+        raise UnsupportedModelError(
+            f"{kind}: transformers has no causal-LM class for model type "
+            f"{getattr(config, 'model_type', None)!r}; cola runs decoder-only causal LMs"
+        )
 
 
-def load_model_and_tokenizer(name: str = DEFAULT_MODEL, dtype: str | torch.dtype | None = "auto",
-                             device: str | None = "auto"):
+def load_model_and_tokenizer(
+    name: str = DEFAULT_MODEL, dtype: str | torch.dtype | None = "auto", device: str | None = "auto"
+):
     """Load a causal LM and its tokenizer on ``device`` in ``dtype`` (see :mod:`cola.engine.placement`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging

@@ -53,11 +53,19 @@ class ChainModel:
         else:
             warnings.warn(
                 f"cola: self-check skipped for {type(model).__name__}: chain logits are not verified "
-                "against the model's own forward", UserWarning, stacklevel=2)
+                "against the model's own forward",
+                UserWarning,
+                stacklevel=2,
+            )
 
     @classmethod
-    def from_pretrained(cls, name: str = "smollm2-135m", dtype: str | torch.dtype | None = "auto",
-                        device: str | None = "auto", self_check: bool = True) -> ChainModel:
+    def from_pretrained(
+        cls,
+        name: str = "smollm2-135m",
+        dtype: str | torch.dtype | None = "auto",
+        device: str | None = "auto",
+        self_check: bool = True,
+    ) -> ChainModel:
         """Load an embedded model (``smollm2-135m``, ``gemma3-270m``), a local dir or a hub id.
 
         ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``) and ``dtype`` (``auto``,
@@ -157,14 +165,25 @@ class ChainModel:
         masks: dict[str, torch.Tensor | None] = {}
         for kind in sorted(set(kinds)):
             if rotary is not None:
-                args = (hidden, position_ids, kind) if self.anatomy.rotary_per_layer_type else (hidden, position_ids)
+                args = (
+                    (hidden, position_ids, kind)
+                    if self.anatomy.rotary_per_layer_type
+                    else (hidden, position_ids)
+                )
                 position_embeddings[kind] = rotary(*args)
             slot = cache.first_slot_of(kind) if cache is not None else None
             masks[kind] = self.attention_mask(kind, hidden, attention_mask, position_ids, cache, slot or 0)
         return StepInputs(position_ids, position_embeddings, masks)
 
-    def attention_mask(self, kind: str, hidden: torch.Tensor, attention_mask: torch.Tensor | None,
-                       position_ids: torch.Tensor, cache: Cache | None, slot: int) -> torch.Tensor | None:
+    def attention_mask(
+        self,
+        kind: str,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.Tensor,
+        cache: Cache | None,
+        slot: int,
+    ) -> torch.Tensor | None:
         """The mask of one attention kind, in the format the model's attention implementation wants.
 
         Built by transformers' own mask functions (sized by ``cache`` slot ``slot``), so
@@ -180,13 +199,16 @@ class ChainModel:
             layer_idx=slot,
         )
 
-    def call_layer(self, layer_index: int, hidden: torch.Tensor, step: StepInputs, cache: Cache | None,
-                   slot: int) -> torch.Tensor:
+    def call_layer(
+        self, layer_index: int, hidden: torch.Tensor, step: StepInputs, cache: Cache | None, slot: int
+    ) -> torch.Tensor:
         """Run pretrained layer ``layer_index`` at chain position ``slot`` (its KV goes to that slot)."""
         kind = self.anatomy.layer_types[layer_index]
         call = self.anatomy.facts.layer_call
-        kwargs = {call.cache_keyword: SlotView(cache, slot) if cache is not None else None,
-                  "attention_mask": step.masks[kind]}
+        kwargs = {
+            call.cache_keyword: SlotView(cache, slot) if cache is not None else None,
+            "attention_mask": step.masks[kind],
+        }
         rotary = step.position_embeddings.get(kind)
         if rotary is not None:
             kwargs["position_embeddings"] = rotary
@@ -235,8 +257,9 @@ class ChainModel:
         return self.head(torch.cat(list(hidden)))
 
     @staticmethod
-    def positions_for(attention_mask: torch.Tensor | None, length: int, past: int, batch: int,
-                      device) -> torch.Tensor:
+    def positions_for(
+        attention_mask: torch.Tensor | None, length: int, past: int, batch: int, device
+    ) -> torch.Tensor:
         """Token positions; with left padding a row's first real token is position 0."""
         if attention_mask is None:
             return (torch.arange(length, device=device) + past).unsqueeze(0).expand(batch, -1)
@@ -285,8 +308,13 @@ class ChainModel:
         tok = self.tokenizer
         bos = tok.bos_token
         add_special = not (bos and all(p.startswith(bos) for p in prompts))
-        enc = tok(list(prompts), return_tensors="pt", padding=True, padding_side="left",
-                  add_special_tokens=add_special)
+        enc = tok(
+            list(prompts),
+            return_tensors="pt",
+            padding=True,
+            padding_side="left",
+            add_special_tokens=add_special,
+        )
         for row, length in enumerate(enc["attention_mask"].sum(-1).tolist() if prompts else []):
             self.check_fits(int(length), what="the prompt" if len(prompts) == 1 else f"prompt {row}")
         return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
@@ -309,8 +337,12 @@ class ChainModel:
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
             raise UsageError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
         chain = self.chain(chain) if not isinstance(chain, tuple) else chain
-        stops = [None if stop is None else (lambda text, row=row: stop(row, text)) for row in range(len(prompts))]
+        stops = [
+            None if stop is None else (lambda text, row=row: stop(row, text)) for row in range(len(prompts))
+        ]
         encoded = [self.encode([p])[0] for p in prompts]
         for row, ids in enumerate(encoded):
-            self.check_fits(ids.shape[1], max_new_tokens, "the prompt" if len(prompts) == 1 else f"prompt {row}")
+            self.check_fits(
+                ids.shape[1], max_new_tokens, "the prompt" if len(prompts) == 1 else f"prompt {row}"
+            )
         return decode_prompts(self, chain, encoded, max_new_tokens, stops).generations

@@ -19,7 +19,11 @@ import torch
 from cola.errors import PlacementError
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
-DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
 
 
@@ -73,10 +77,14 @@ def _check_device(device: str) -> str:
     if kind != "cuda" or (index and not index.isdigit()):
         raise PlacementError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
     if not torch.cuda.is_available():
-        raise PlacementError(f"--device {device}: no CUDA GPU is available on this machine (torch {torch.__version__})")
+        raise PlacementError(
+            f"--device {device}: no CUDA GPU is available on this machine (torch {torch.__version__})"
+        )
     count = torch.cuda.device_count()
     if index and int(index) >= count:
-        raise PlacementError(f"--device {device}: this machine has {count} CUDA device(s), numbered 0..{count - 1}")
+        raise PlacementError(
+            f"--device {device}: this machine has {count} CUDA device(s), numbered 0..{count - 1}"
+        )
     return device
 
 

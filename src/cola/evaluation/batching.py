@@ -66,7 +66,9 @@ class EvaluationBatcher:
                 raise _Aborted
             return request.result
 
-    def run(self, samples: Sequence, work: Callable[[Any], Any], concurrency: int) -> Iterator[tuple[int, Any]]:
+    def run(
+        self, samples: Sequence, work: Callable[[Any], Any], concurrency: int
+    ) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, work(evaluator))`` for every sample as searches finish.
 
         At most ``concurrency`` searches run at once; an error in any search or in the
@@ -124,7 +126,9 @@ class EvaluationBatcher:
         threading.Thread(target=body, name=f"cola-search-{index}", daemon=True).start()
 
 
-def search_together(scorer, samples: Sequence, work: Callable[[Any], Any], concurrency: int) -> Iterator[tuple[int, Any]]:
+def search_together(
+    scorer, samples: Sequence, work: Callable[[Any], Any], concurrency: int
+) -> Iterator[tuple[int, Any]]:
     """Run ``work(evaluator)`` for each sample, ``concurrency`` samples sharing each model pass.
 
     With ``concurrency <= 1`` this is a plain loop (no threads). Yields ``(index, result)``

@@ -43,7 +43,9 @@ def naive_scorer(scorer: ChainScorer) -> ChainScorer:
     return ChainScorer(scorer.model, scorer.task, dataclasses.replace(scorer.config, mode="naive"))
 
 
-def recheck_sample(naive: ChainScorer, sample, evaluations: Sequence[Evaluation], count: int, seed: int) -> Recheck:
+def recheck_sample(
+    naive: ChainScorer, sample, evaluations: Sequence[Evaluation], count: int, seed: int
+) -> Recheck:
     """Evaluate ``count`` of the distinct chains in ``evaluations`` again with ``naive`` and compare."""
     if naive.config.mode != "naive":
         raise ValueError("recheck_sample needs a naive scorer (see naive_scorer)")

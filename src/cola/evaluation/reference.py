@@ -17,7 +17,9 @@ from cola.engine.model import ChainModel
 
 
 @torch.inference_mode()
-def naive_generate(model: ChainModel, chain: Chain, input_ids: torch.Tensor, max_new_tokens: int) -> Generation:
+def naive_generate(
+    model: ChainModel, chain: Chain, input_ids: torch.Tensor, max_new_tokens: int
+) -> Generation:
     """Greedy continuation of one unpadded prompt (``[1, T]`` ids) through ``chain``."""
     eos = set(model.eos_ids())
     cache = model.new_cache(chain)

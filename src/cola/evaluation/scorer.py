@@ -110,7 +110,9 @@ class ChainScorer:
         budget = int(self.config.prefix_cache_mb * 2**20 / max(concurrent_samples, 1))
         return SampleEvaluator(self, sample, PrefixCache(budget), batcher)
 
-    def evaluate_many(self, requests: Sequence[tuple[SampleEvaluator, list[Chain]]]) -> list[list[Evaluation]]:
+    def evaluate_many(
+        self, requests: Sequence[tuple[SampleEvaluator, list[Chain]]]
+    ) -> list[list[Evaluation]]:
         """Evaluate new chains of one or more samples; in fast mode all of them decode together."""
         stats = self.stats
         start = time.perf_counter()
@@ -128,12 +130,16 @@ class ChainScorer:
         stats.prefix_cache_peak_bytes = max(stats.prefix_cache_peak_bytes, in_use)
         return results
 
-    def _evaluate_fast(self, evaluators: list[SampleEvaluator], chains: list[list[Chain]]) -> list[list[Evaluation]]:
+    def _evaluate_fast(
+        self, evaluators: list[SampleEvaluator], chains: list[list[Chain]]
+    ) -> list[list[Evaluation]]:
         """Prefill each sample's chains from its trie, then one LM-head call and one decode for all."""
         lanes = [evaluator._prefill(sample_chains) for evaluator, sample_chains in zip(evaluators, chains)]
         start = time.perf_counter()
         separate = self.config.mode == "exact"
-        last = self.model.head_rows([lane.hidden[:, -1:] for group in lanes for lane in group], separate)[:, -1]
+        last = self.model.head_rows([lane.hidden[:, -1:] for group in lanes for lane in group], separate)[
+            :, -1
+        ]
         self.stats.prefill_seconds += time.perf_counter() - start
         bounds = [0]
         for group in lanes:
@@ -153,7 +159,10 @@ class ChainScorer:
         self.stats.decode_layer_forwards += decoded.layer_forwards
         self.stats.decode_steps += decoded.steps
         texts = iter(g.text for g in decoded.generations)
-        return [[evaluator._grade(lane.chain, next(texts)) for lane in group] for evaluator, group in zip(evaluators, lanes)]
+        return [
+            [evaluator._grade(lane.chain, next(texts)) for lane in group]
+            for evaluator, group in zip(evaluators, lanes)
+        ]
 
     def letter_token_ids(self, label: str) -> list[int]:
         """First token of the label with and without a leading space (both are plausible next tokens)."""
@@ -175,7 +184,9 @@ class SampleEvaluator:
         self.sample = sample
         self.model = scorer.model
         self.prefix_cache = prefix_cache
-        self.batcher = batcher  # cola.evaluation.batching.EvaluationBatcher, when samples are searched together
+        self.batcher = (
+            batcher  # cola.evaluation.batching.EvaluationBatcher, when samples are searched together
+        )
         self.prompt = scorer.task.prompt(sample, self.model.tokenizer, scorer.style)
         self.input_ids, self.attention_mask = self.model.encode([self.prompt])
         self.prompt_length = self.input_ids.shape[1]
@@ -245,7 +256,9 @@ class SampleEvaluator:
 
     def _graded(self, chain: Chain, answer: str | None, text: str, timed_out: bool = False) -> Evaluation:
         reward, late = self._reward(answer, self.sample)
-        return Evaluation(chain=chain, answer=answer, reward=reward, text=text, grading_timed_out=timed_out or late)
+        return Evaluation(
+            chain=chain, answer=answer, reward=reward, text=text, grading_timed_out=timed_out or late
+        )
 
     def _grade(self, chain: Chain, text: str) -> Evaluation:
         try:
@@ -276,7 +289,9 @@ class SampleEvaluator:
     def answer_final(self, text: str) -> bool:
         """Decoding may stop: a stop string appeared, or the task says the answer cannot change."""
         stops = self.scorer.stops
-        return any(s in text for s in stops) or self.scorer.task.answer_complete(truncate_at(text, stops), self.sample)
+        return any(s in text for s in stops) or self.scorer.task.answer_complete(
+            truncate_at(text, stops), self.sample
+        )
 
     def _prefill(self, chains: list[Chain]) -> list[Lane]:
         """Run the prompt through every chain, resuming each from its longest cached prefix."""
@@ -289,11 +304,15 @@ class SampleEvaluator:
             cache = model.new_cache(chain)
             for slot, state in enumerate(states):
                 load_slot(cache, slot, state.keys, state.values, state.seen)
-            lanes.append(Lane(chain, cache, states[-1].hidden if states else self._embedded, len(states), group=self))
+            lanes.append(
+                Lane(chain, cache, states[-1].hidden if states else self._embedded, len(states), group=self)
+            )
 
         def remember(lane: Lane) -> None:
             slot = lane.cache.layers[lane.position]
-            prefix_cache.insert(lane.chain, lane.position, PrefixState(lane.hidden, slot.keys, slot.values, seen))
+            prefix_cache.insert(
+                lane.chain, lane.position, PrefixState(lane.hidden, slot.keys, slot.values, seen)
+            )
 
         start = time.perf_counter()
         separate = self.scorer.config.mode == "exact"

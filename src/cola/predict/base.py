@@ -37,7 +37,9 @@ class SampleKeys:
     @classmethod
     def of(cls, samples: Iterable) -> SampleKeys:
         samples = list(samples)
-        return cls(frozenset(s.id for s in samples), frozenset(normalize_question(s.question) for s in samples))
+        return cls(
+            frozenset(s.id for s in samples), frozenset(normalize_question(s.question) for s in samples)
+        )
 
     def overlap(self, sample) -> str | None:
         """Why ``sample`` is in the training data ("id" or "question"), or None."""

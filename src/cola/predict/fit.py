@@ -111,9 +111,10 @@ def _fit_layer_drop(kind: str, model, run: TrainingRun, options: FitOptions, sco
     if options.drop is None:
         raise ColaError(f"the {kind} baseline needs the number of layers to drop (--drop N)")
     if not 0 <= options.drop < model.num_layers:
-        raise ColaError(f"--drop {options.drop} is outside 0..{model.num_layers - 1} for a {model.num_layers}-layer model")
+        raise ColaError(
+            f"--drop {options.drop} is outside 0..{model.num_layers - 1} for a {model.num_layers}-layer model"
+        )
     found = depth_chains(kind, model, run, [options.drop], options, scorer)
     chain = found.chains[options.drop]
     info = {"drop": options.drop, "chain": list(chain), "chain_length": len(chain), **found.info}
     return Fitted(LayerDropPredictor(kind, chain, model.num_layers), info)
-

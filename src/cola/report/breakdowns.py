@@ -24,7 +24,6 @@ TRANSITIONS = (
 THIRDS = ("early", "middle", "late")
 
 
-
 @dataclass
 class LevelStats:
     """One difficulty level (``meta["level"]``) of one strategy."""

@@ -53,7 +53,9 @@ class RunReport:
     model: str | None
     summary: RunSummary
     summary_text: str  # cola.report.text.format_summary
-    rows: dict[str, list[SummaryRow]]  # summary column ("search", "decoy", "baseline", "baseline_decoy") -> rows
+    rows: dict[
+        str, list[SummaryRow]
+    ]  # summary column ("search", "decoy", "baseline", "baseline_decoy") -> rows
     strategies: dict[str, StrategyReport]  # "search" / "baseline" -> breakdowns (gold label)
     chance: dict[str, float | None]  # per summary column (None: free-form answers)
     titles: dict[str, str] = field(default_factory=dict)  # per summary column
@@ -76,8 +78,11 @@ class ReportData:
         for run in self.runs:
             if run.simulations is not None:
                 groups.setdefault((run.model, run.task, run.strategy), []).append(run)
-        return {key: sorted(runs, key=lambda r: r.simulations) for key, runs in groups.items()
-                if len({r.simulations for r in runs}) > 1}
+        return {
+            key: sorted(runs, key=lambda r: r.simulations)
+            for key, runs in groups.items()
+            if len({r.simulations for r in runs}) > 1
+        }
 
 
 # ------------------------------------------------------------------ computation
@@ -89,12 +94,37 @@ def chain_key(chain: Chain) -> tuple[int, int]:
 SUMMARY_ROWS = (
     ("original_accuracy", "original accuracy (full model answers the label)", "original", True),
     ("oracle_accuracy", "oracle accuracy (any chain answers the label)", "oracle_found", True),
-    ("shorter_of_correct", "originally correct with a shorter correct chain (oracle)", "oracle_shorter", True),
+    (
+        "shorter_of_correct",
+        "originally correct with a shorter correct chain (oracle)",
+        "oracle_shorter",
+        True,
+    ),
     ("fixed_of_wrong", "originally wrong fixed by some chain (oracle)", "oracle_fixed", True),
-    ("mean_len_correct", "mean best-chain length, originally correct (oracle)", "oracle_mean_length_correct", False),
-    ("mean_len_wrong", "mean best-chain length, originally wrong fixed (oracle)", "oracle_mean_length_fixed", False),
-    ("mean_distinct_correct", "mean distinct layers, originally correct (oracle)", "oracle_mean_distinct_correct", False),
-    ("mean_distinct_wrong", "mean distinct layers, originally wrong fixed (oracle)", "oracle_mean_distinct_fixed", False),
+    (
+        "mean_len_correct",
+        "mean best-chain length, originally correct (oracle)",
+        "oracle_mean_length_correct",
+        False,
+    ),
+    (
+        "mean_len_wrong",
+        "mean best-chain length, originally wrong fixed (oracle)",
+        "oracle_mean_length_fixed",
+        False,
+    ),
+    (
+        "mean_distinct_correct",
+        "mean distinct layers, originally correct (oracle)",
+        "oracle_mean_distinct_correct",
+        False,
+    ),
+    (
+        "mean_distinct_wrong",
+        "mean distinct layers, originally wrong fixed (oracle)",
+        "oracle_mean_distinct_fixed",
+        False,
+    ),
     ("evaluations", "distinct chains evaluated per sample", "mean_evaluations", False),
     ("mean_edits", "reach: mean edits from the full chain of the chains evaluated", "mean_edits", False),
     ("max_edits", "reach: most edits per sample (mean)", "max_edits", False),
@@ -113,7 +143,12 @@ def summary_rows(group: StrategySummary) -> list[SummaryRow]:
     rows = []
     for key, label, attribute, is_rate in SUMMARY_ROWS:
         value = getattr(group, attribute)
-        picked = group.target == "gold" and key not in ("original_accuracy", "evaluations", "mean_edits", "max_edits")
+        picked = group.target == "gold" and key not in (
+            "original_accuracy",
+            "evaluations",
+            "mean_edits",
+            "max_edits",
+        )
         if is_rate:
             rows.append(SummaryRow(key, label, value.value, value, oracle=picked))
         else:
@@ -131,8 +166,11 @@ def run_report(name: str, records: Sequence[SampleRecord], config: dict[str, Any
             f"run {name!r} mixes models with {sorted(sizes)} layers; report them as separate runs"
         )
     summary = summarize(records)
-    strategies = {which: report for which in ("search", "baseline")
-                  if (report := strategy_report(records, which)) is not None}
+    strategies = {
+        which: report
+        for which in ("search", "baseline")
+        if (report := strategy_report(records, which)) is not None
+    }
     columns = summary.columns()
     config = config or {}
     return RunReport(

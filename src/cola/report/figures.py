@@ -195,7 +195,9 @@ def reach_figure(data: ReportData):
 def budget_figure(data: ReportData):
     """Oracle shorter-chain and fix rates against the search budget: the search vs its random baseline."""
     curves = data.budget_curves()
-    fig, axes = plt.subplots(len(curves), 2, figsize=(11, 3.2 * len(curves)), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(curves), 2, figsize=(11, 3.2 * len(curves)), squeeze=False, layout="constrained"
+    )
     for (ax_short, ax_fix), ((model, task, _strategy), runs) in zip(axes, curves.items()):
         budgets = [r.simulations for r in runs]
         for arm, color in (("search", _CORRECT), ("baseline", _WRONG), ("decoy", "#888888")):

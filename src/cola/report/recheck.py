@@ -26,5 +26,7 @@ def format_recheck(records: Sequence[SampleRecord], dtype: str | None = None) ->
     answers = Proportion(sum(c.answers_differ for c in checked), total)
     verdicts = Proportion(sum(c.verdicts_differ for c in checked), total)
     precision = f" in {dtype}" if dtype else ""
-    return (f"fast vs naive re-check{precision}: answers differ in {_share(answers)} of the re-evaluated chains, "
-            f"verdicts in {_share(verdicts)} ({len(checked)} samples)")
+    return (
+        f"fast vs naive re-check{precision}: answers differ in {_share(answers)} of the re-evaluated chains, "
+        f"verdicts in {_share(verdicts)} ({len(checked)} samples)"
+    )

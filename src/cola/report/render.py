@@ -54,26 +54,64 @@ def _sections(data: ReportData) -> list[tuple[str, str, Table | None, str | None
     depths = ", ".join(f"{r.num_layers} layers ({r.name})" for r in data.runs)
     sections = [
         ("Summary", ORACLE_NOTE, summary_table(data), None),
-        ("Transitions", "How each sample's original outcome changes under the oracle best chain.",
-         transition_table(data), "transitions"),
+        (
+            "Transitions",
+            "How each sample's original outcome changes under the oracle best chain.",
+            transition_table(data),
+            "transitions",
+        ),
         ("Best-chain length", f"Lengths of the best chains; the full model has {depths}.", None, "lengths"),
-        ("Per-layer usage", "How often each layer is skipped (absent), kept (once) or repeated (more than "
-         "once) across the main search's best chains.", None, "layers"),
-        ("Usage by thirds of the depth", "Per third: fraction of its layers a best chain uses, mean runs "
-         "per layer, and share of all chain positions.", thirds_table(data), "thirds"),
-        ("Reach", "Where each strategy looked, whatever it found: the edits from the full chain and the "
-         "length of every chain it evaluated. A baseline that cannot reach as far as the search is no "
-         "null for it.", reach_table(data), "reach"),
+        (
+            "Per-layer usage",
+            "How often each layer is skipped (absent), kept (once) or repeated (more than "
+            "once) across the main search's best chains.",
+            None,
+            "layers",
+        ),
+        (
+            "Usage by thirds of the depth",
+            "Per third: fraction of its layers a best chain uses, mean runs "
+            "per layer, and share of all chain positions.",
+            thirds_table(data),
+            "thirds",
+        ),
+        (
+            "Reach",
+            "Where each strategy looked, whatever it found: the edits from the full chain and the "
+            "length of every chain it evaluated. A baseline that cannot reach as far as the search is no "
+            "null for it.",
+            reach_table(data),
+            "reach",
+        ),
     ]
     if data.has_levels:
-        sections.append(("By difficulty level", "Records with meta.level (e.g. MATH levels 1-5).",
-                         level_table(data), "levels"))
+        sections.append(
+            (
+                "By difficulty level",
+                "Records with meta.level (e.g. MATH levels 1-5).",
+                level_table(data),
+                "levels",
+            )
+        )
     if data.budget_curves():
-        sections.append(("Search budget", "The same model and task at several search budgets: the search "
-                         "against its reach-matched random baseline (95% Wilson intervals).", None, "budget"))
+        sections.append(
+            (
+                "Search budget",
+                "The same model and task at several search budgets: the search "
+                "against its reach-matched random baseline (95% Wilson intervals).",
+                None,
+                "budget",
+            )
+        )
     examples = (["run", "length", "distinct layers", "chain"], best_examples(data))
-    sections.append(("Shortest best chains", "A few of the shortest correct chains the search found (oracle).",
-                     examples, None))
+    sections.append(
+        (
+            "Shortest best chains",
+            "A few of the shortest correct chains the search found (oracle).",
+            examples,
+            None,
+        )
+    )
     sections.append(("Per-layer table", "", layer_table(data), None))
     return sections
 

@@ -95,7 +95,9 @@ def target_reward(evaluation: Evaluation, target: str) -> float | None:
     return evaluation.reward if target == "gold" else evaluation.decoy_reward
 
 
-def oracle_best_chain(record: SampleRecord, outcome: SearchOutcome | None, target: str = "gold") -> Chain | None:
+def oracle_best_chain(
+    record: SampleRecord, outcome: SearchOutcome | None, target: str = "gold"
+) -> Chain | None:
     """Shortest chain answering the label (ties: fewest distinct layers, then first tried), original included."""
     candidates = [record.original] + (list(outcome.evaluations) if outcome is not None else [])
     best_key, best = None, None
@@ -181,8 +183,12 @@ class RunSummary:
 
     def columns(self) -> list[tuple[str, StrategySummary]]:
         """``(title, summary)`` of every arm present, in table order."""
-        arms = [("search", self.search), ("decoy", self.decoy), ("baseline", self.baseline),
-                ("baseline_decoy", self.baseline_decoy)]
+        arms = [
+            ("search", self.search),
+            ("decoy", self.decoy),
+            ("baseline", self.baseline),
+            ("baseline_decoy", self.baseline_decoy),
+        ]
         return [(name, arm) for name, arm in arms if arm is not None]
 
 
@@ -198,7 +204,9 @@ def strategy_pairs(records: Sequence[SampleRecord], which: str) -> list[tuple[Sa
     return [(r, o) for r in records if (o := getattr(r, which)) is not None]
 
 
-def _reach(pairs: Sequence[tuple[SampleRecord, SearchOutcome]]) -> tuple[float | None, float | None, float | None]:
+def _reach(
+    pairs: Sequence[tuple[SampleRecord, SearchOutcome]],
+) -> tuple[float | None, float | None, float | None]:
     """(mean edits of evaluated chains, mean max edits per sample, mean shortest chain per sample)."""
     edits = [o.edits for _, o in pairs if o.edits]
     flat = [d for sample in edits for d in sample]
@@ -206,8 +214,9 @@ def _reach(pairs: Sequence[tuple[SampleRecord, SearchOutcome]]) -> tuple[float |
     return _mean(flat), _mean([max(sample) for sample in edits]), _mean(shortest)
 
 
-def summarize_strategy(records: Sequence[SampleRecord], which: str = "search",
-                       target: str = "gold") -> StrategySummary | None:
+def summarize_strategy(
+    records: Sequence[SampleRecord], which: str = "search", target: str = "gold"
+) -> StrategySummary | None:
     """Statistics of arm ``which`` against ``target`` ("gold" or "decoy") over the records that have it."""
     pairs = strategy_pairs(records, which)
     if target == "decoy":
@@ -225,7 +234,9 @@ def summarize_strategy(records: Sequence[SampleRecord], which: str = "search",
         strategy=next((o.strategy for _, o in pairs), which),
         n=len(pairs),
         oracle_found=Proportion(sum(b is not None for b in bests), len(pairs)),
-        oracle_shorter=Proportion(sum(b is not None and len(b) < r.num_layers for r, b in correct), len(correct)),
+        oracle_shorter=Proportion(
+            sum(b is not None and len(b) < r.num_layers for r, b in correct), len(correct)
+        ),
         oracle_fixed=Proportion(len(fixed), len(chosen) - len(correct)),
         oracle_mean_length_correct=_mean([len(b) for b in best_correct]),
         oracle_mean_distinct_correct=_mean([distinct_layers(b) for b in best_correct]),
@@ -284,5 +295,3 @@ def summarize_by_level(records: Sequence[SampleRecord], key: str = "level") -> d
         if level is not None:
             groups.setdefault(level, []).append(record)
     return {level: summarize(groups[level]) for level in sorted(groups, key=_level_key)}
-
-

@@ -66,21 +66,30 @@ def _summary_n(run: RunReport, key: str) -> int:
 
 def reach_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
     """Where each strategy looked: edit counts and lengths of every chain it evaluated."""
-    header = ["run: strategy", "chains", "mean edits", "median edits", "max edits", "shortest chain",
-              "mean length"]
+    header = [
+        "run: strategy",
+        "chains",
+        "mean edits",
+        "median edits",
+        "max edits",
+        "shortest chain",
+        "mean length",
+    ]
     body = []
     for run, which in _columns(data):
         s = run.strategies[which]
         edits = sorted(s.edits)
-        body.append([
-            _column_title(run, which),
-            str(len(s.evaluated_lengths)),
-            _num(sum(edits) / len(edits)) if edits else "–",
-            str(edits[len(edits) // 2]) if edits else "–",
-            str(edits[-1]) if edits else "–",
-            str(min(s.evaluated_lengths)) if s.evaluated_lengths else "–",
-            _num(sum(s.evaluated_lengths) / len(s.evaluated_lengths)) if s.evaluated_lengths else "–",
-        ])
+        body.append(
+            [
+                _column_title(run, which),
+                str(len(s.evaluated_lengths)),
+                _num(sum(edits) / len(edits)) if edits else "–",
+                str(edits[len(edits) // 2]) if edits else "–",
+                str(edits[-1]) if edits else "–",
+                str(min(s.evaluated_lengths)) if s.evaluated_lengths else "–",
+                _num(sum(s.evaluated_lengths) / len(s.evaluated_lengths)) if s.evaluated_lengths else "–",
+            ]
+        )
     return header, body
 
 

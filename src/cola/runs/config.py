@@ -41,18 +41,34 @@ class RunConfig:
         from cola.tasks import get_task
 
         task = get_task(self.task)  # unknown task: DatasetError naming the known ones
-        _check(isinstance(self.model, str) and self.model.strip() != "", "--model must name a model", self.model)
+        _check(
+            isinstance(self.model, str) and self.model.strip() != "", "--model must name a model", self.model
+        )
         _check(isinstance(self.data, str) and self.data.strip() != "", "--data must not be empty", self.data)
-        _check(self.samples is None or _int(self.samples, 1), "--samples must be a positive integer (0 = all)",
-               self.samples)
+        _check(
+            self.samples is None or _int(self.samples, 1),
+            "--samples must be a positive integer (0 = all)",
+            self.samples,
+        )
         if self.levels:
             if not task.has_levels:
                 raise UsageError(f"task {task.name} has no difficulty levels; drop --levels")
-            _check(all(_int(level, 1) for level in self.levels), "--levels must be positive integers", self.levels)
+            _check(
+                all(_int(level, 1) for level in self.levels),
+                "--levels must be positive integers",
+                self.levels,
+            )
         _check(_int(self.seed, None), "--seed must be an integer", self.seed)
-        _check(self.data_seed is None or _int(self.data_seed, None), "--data-seed must be an integer", self.data_seed)
-        _check(self.baseline_strategy in ("random_matched", "random_nearby"),
-               "--baseline must be random_matched or random_nearby", self.baseline_strategy)
+        _check(
+            self.data_seed is None or _int(self.data_seed, None),
+            "--data-seed must be an integer",
+            self.data_seed,
+        )
+        _check(
+            self.baseline_strategy in ("random_matched", "random_nearby"),
+            "--baseline must be random_matched or random_nearby",
+            self.baseline_strategy,
+        )
         _check_search(self.search)
         _check_eval(self.eval, task)
         return self
@@ -101,23 +117,43 @@ def _check_search(search: SearchConfig) -> None:
     get_strategy(search.strategy)  # unknown strategy: ColaError naming the known ones
     _check(_int(search.simulations, 0), "--simulations must be an integer >= 0", search.simulations)
     _check(_int(search.batch_size, 1), "--batch-size must be an integer >= 1", search.batch_size)
-    _check(_number(search.exploration_c) and search.exploration_c >= 0, "--c must be a number >= 0",
-           search.exploration_c)
+    _check(
+        _number(search.exploration_c) and search.exploration_c >= 0,
+        "--c must be a number >= 0",
+        search.exploration_c,
+    )
     _check(_number(search.length_penalty), "--length-penalty must be a finite number", search.length_penalty)
-    _check(_number(search.max_length_factor) and search.max_length_factor > 0,
-           "--max-length-factor must be a number > 0", search.max_length_factor)
+    _check(
+        _number(search.max_length_factor) and search.max_length_factor > 0,
+        "--max-length-factor must be a number > 0",
+        search.max_length_factor,
+    )
 
 
 def _check_eval(evaluation: EvalConfig, task) -> None:
-    _check(evaluation.mode in ("fast", "naive", "exact"), "--mode must be fast, naive or exact", evaluation.mode)
-    _check(evaluation.style in ("auto", "chat", "base"), "--style must be auto, chat or base", evaluation.style)
-    _check(evaluation.scoring in ("generate", "choice"), "--scoring must be generate or choice", evaluation.scoring)
+    _check(
+        evaluation.mode in ("fast", "naive", "exact"), "--mode must be fast, naive or exact", evaluation.mode
+    )
+    _check(
+        evaluation.style in ("auto", "chat", "base"), "--style must be auto, chat or base", evaluation.style
+    )
+    _check(
+        evaluation.scoring in ("generate", "choice"),
+        "--scoring must be generate or choice",
+        evaluation.scoring,
+    )
     if evaluation.scoring == "choice" and task.kind != "multiple_choice":
         raise UsageError(f"--scoring choice needs a multiple-choice task; {task.name} is {task.kind}")
-    _check(evaluation.max_new_tokens is None or _int(evaluation.max_new_tokens, 1),
-           "--max-new-tokens must be a positive integer", evaluation.max_new_tokens)
-    _check(_number(evaluation.prefix_cache_mb) and evaluation.prefix_cache_mb >= 0,
-           "--prefix-cache-mb must be a number >= 0", evaluation.prefix_cache_mb)
+    _check(
+        evaluation.max_new_tokens is None or _int(evaluation.max_new_tokens, 1),
+        "--max-new-tokens must be a positive integer",
+        evaluation.max_new_tokens,
+    )
+    _check(
+        _number(evaluation.prefix_cache_mb) and evaluation.prefix_cache_mb >= 0,
+        "--prefix-cache-mb must be a number >= 0",
+        evaluation.prefix_cache_mb,
+    )
 
 
 def sample_seed(run_seed: int, sample_id: str) -> int:

@@ -39,8 +39,13 @@ CRASH_ONCE_ENV = "COLA_RAY_TEST_CRASH_ONCE"
 class SearchWorker:
     """The body of a Ray actor: one model, one scorer, many samples."""
 
-    def __init__(self, config_json: dict[str, Any], device: str | None = None, crash_once: str | None = None,
-                 run_dir: str | None = None):
+    def __init__(
+        self,
+        config_json: dict[str, Any],
+        device: str | None = None,
+        crash_once: str | None = None,
+        run_dir: str | None = None,
+    ):
         from cola.engine.model import ChainModel
         from cola.evaluation.scorer import ChainScorer
         from cola.runs.config import RunConfig, load_samples
@@ -129,8 +134,9 @@ class _ActorPool:
             self._submit(slot)
 
     def _new_actor(self):
-        return self.actor_class.options(**self.options).remote(self.config_json, self.device, self.crash_once,
-                                                               self.run_dir)
+        return self.actor_class.options(**self.options).remote(
+            self.config_json, self.device, self.crash_once, self.run_dir
+        )
 
     def _submit(self, slot: int) -> None:
         if self.queue:
@@ -152,7 +158,10 @@ class _ActorPool:
                 _retry(sample, self.attempts, self.max_retries, self.queue, exc)
                 self._kill(self.actors[slot])
                 self.actors[slot] = self._new_actor()
-                print(f"cola: Ray actor died on sample {sample.id}; restarted it and resubmitted", file=sys.stderr)
+                print(
+                    f"cola: Ray actor died on sample {sample.id}; restarted it and resubmitted",
+                    file=sys.stderr,
+                )
             except ray.exceptions.RayError as exc:  # the call raised: the actor itself is fine
                 _retry(sample, self.attempts, self.max_retries, self.queue, exc)
                 print(f"cola: sample {sample.id} failed ({type(exc).__name__}); resubmitted", file=sys.stderr)
@@ -192,7 +201,9 @@ def run_search_ray(
     from cola.runs.config import load_samples
     from cola.runs.store import RunStore
 
-    config = dataclasses.replace(config, dtype=concrete_dtype(config.dtype))  # "auto" as the driver resolves it
+    config = dataclasses.replace(
+        config, dtype=concrete_dtype(config.dtype)
+    )  # "auto" as the driver resolves it
     config.validate()
     _, samples = load_samples(config)  # bad settings or data fail before anything is written
     with RunStore(out_dir).open(config.to_json(), resume=resume) as store:  # one writer at a time

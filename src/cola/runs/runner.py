@@ -30,8 +30,9 @@ from cola.runs.records import SampleRecord
 from cola.search import SearchOutcome, get_strategy
 
 
-def search_sample(scorer: ChainScorer, sample, config: RunConfig, evaluator=None,
-                  pool: Sequence[str] = ()) -> SampleRecord:
+def search_sample(
+    scorer: ChainScorer, sample, config: RunConfig, evaluator=None, pool: Sequence[str] = ()
+) -> SampleRecord:
     """Every arm of one sample: the original answer, the main search, its random baseline and its decoy control.
 
     The arms share the sample's evaluator (its memo of evaluated chains and its prefix
@@ -58,8 +59,9 @@ def search_sample(scorer: ChainScorer, sample, config: RunConfig, evaluator=None
         )
         baseline = _timed(config.baseline_strategy, evaluator, num_layers, baseline_config, original)
     if config.decoy and evaluator.decoy is not None:
-        decoy_search = _timed(config.search.strategy, DecoyTarget(evaluator), num_layers, search_config,
-                              original.swapped())
+        decoy_search = _timed(
+            config.search.strategy, DecoyTarget(evaluator), num_layers, search_config, original.swapped()
+        )
         decoy_search.evaluations = [e.swapped() for e in decoy_search.evaluations]
     return SampleRecord(
         sample_id=sample.id,
@@ -114,12 +116,34 @@ def run_search(
     task, samples = load_samples(config)  # bad settings or data fail before anything is written
     loading = {"device": device, "self_check": self_check}
     with RunStore(out_dir).open(config.to_json(), resume=resume) as store:  # one writer at a time
-        return _search_missing(store, config, task, samples, model, progress, on_record, concurrent_samples,
-                               limit, loading, recheck)
+        return _search_missing(
+            store,
+            config,
+            task,
+            samples,
+            model,
+            progress,
+            on_record,
+            concurrent_samples,
+            limit,
+            loading,
+            recheck,
+        )
 
 
-def _search_missing(store, config: RunConfig, task, samples, model, progress, on_record,
-                    concurrent_samples: int, limit: int | None, loading: dict, recheck: int) -> list[SampleRecord]:
+def _search_missing(
+    store,
+    config: RunConfig,
+    task,
+    samples,
+    model,
+    progress,
+    on_record,
+    concurrent_samples: int,
+    limit: int | None,
+    loading: dict,
+    recheck: int,
+) -> list[SampleRecord]:
     """Search the samples ``store`` does not hold yet; the caller holds the run's lock."""
     done = store.done_ids()
     todo = [s for s in samples if s.id not in done][:limit]
@@ -157,18 +181,25 @@ def _with_concrete_dtype(config: RunConfig, model, device: str | None) -> RunCon
     dtype = dtype_name(model.dtype) if model is not None and config.dtype == "auto" else config.dtype
     config = dataclasses.replace(config, dtype=concrete_dtype(dtype, device))
     if model is not None and dtype_name(model.dtype) != config.dtype:
-        raise RunConfigError(f"the run's dtype is {config.dtype} but the given model is in {dtype_name(model.dtype)}")
+        raise RunConfigError(
+            f"the run's dtype is {config.dtype} but the given model is in {dtype_name(model.dtype)}"
+        )
     return config
 
 
 def _recheck(naive: ChainScorer, sample, record: SampleRecord, count: int, run_seed: int) -> None:
     """Re-evaluate ``count`` of the record's chains through the naive path (seeded by the sample)."""
-    tried = [record.original, *record.search.evaluations, *(record.baseline.evaluations if record.baseline else [])]
+    tried = [
+        record.original,
+        *record.search.evaluations,
+        *(record.baseline.evaluations if record.baseline else []),
+    ]
     record.recheck = recheck_sample(naive, sample, tried, count, sample_seed(run_seed, record.sample_id))
 
 
-def _progress(records: Iterable[tuple[int, SampleRecord]], total, already, scorer,
-              enabled) -> Iterable[tuple[int, SampleRecord]]:
+def _progress(
+    records: Iterable[tuple[int, SampleRecord]], total, already, scorer, enabled
+) -> Iterable[tuple[int, SampleRecord]]:
     """Yield records while showing samples done, chain evaluations per second and ETA."""
     from tqdm import tqdm
 

@@ -43,7 +43,9 @@ RECORDS_FILE = "records.jsonl"
 
 # Dotted config keys that may change on --resume: they affect how a run executes (memory,
 # speed), never what a record contains. Everything else must match exactly.
-RESUME_MUTABLE_KEYS: frozenset[str] = frozenset({"progress", "quiet", "workers", "ray", "eval.prefix_cache_mb"})
+RESUME_MUTABLE_KEYS: frozenset[str] = frozenset(
+    {"progress", "quiet", "workers", "ray", "eval.prefix_cache_mb"}
+)
 
 
 def _normalise(config: dict[str, Any]) -> dict[str, Any]:
@@ -219,13 +221,17 @@ class RunStore:
                     record = SampleRecord.from_json(json.loads(line))
                 except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
                     if newline < 0:  # torn tail of an interrupted append
-                        self._warn(f"{self.records_path}:{number}: ignoring a torn last line ({len(line)} bytes, "
-                                   "an interrupted write); a resumed run drops it")
+                        self._warn(
+                            f"{self.records_path}:{number}: ignoring a torn last line ({len(line)} bytes, "
+                            "an interrupted write); a resumed run drops it"
+                        )
                         return records, pos, False
                     raise ColaError(f"{self.records_path}:{number}: corrupt record ({exc})") from None
             if record is not None and record.sample_id in seen:
-                self._warn(f"{self.records_path}:{number}: a second record of sample {record.sample_id!r}; "
-                           "only the first is used")
+                self._warn(
+                    f"{self.records_path}:{number}: a second record of sample {record.sample_id!r}; "
+                    "only the first is used"
+                )
             elif record is not None:
                 seen.add(record.sample_id)
                 records.append(record)
@@ -287,7 +293,9 @@ class RunStore:
         assert self._done is not None
         if record.sample_id in self._done:
             return False
-        line = json.dumps(record.to_json(), separators=(",", ":")) + "\n"  # ASCII: no line splitter can tear it
+        line = (
+            json.dumps(record.to_json(), separators=(",", ":")) + "\n"
+        )  # ASCII: no line splitter can tear it
         with _os_errors(self.path):
             self._write(line.encode("utf-8"))
         self._done.add(record.sample_id)

@@ -174,7 +174,9 @@ class EvaluationCache:
         self.found_shorter_correct = False  # the early-stop signal, kept up to date by _store
         self.by_chain: dict[Chain, Evaluation] = {}
         self.order: list[Evaluation] = []
-        self.order_edits: list[int] = []  # per evaluation in ``order``: edits from the root when first reached
+        self.order_edits: list[
+            int
+        ] = []  # per evaluation in ``order``: edits from the root when first reached
         root_chain = full_chain(num_layers)
         if root is None:
             root = self.evaluate([root_chain])[0]

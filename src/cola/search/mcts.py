@@ -128,7 +128,9 @@ class MCTS:
                 node.visits += 1  # virtual loss: a visit whose reward (0) is filled in below
             path[-1].own += 1
             paths.append(path)
-        evaluations = self.cache.evaluate([path[-1].chain for path in paths], edits=[len(p) - 1 for p in paths])
+        evaluations = self.cache.evaluate(
+            [path[-1].chain for path in paths], edits=[len(p) - 1 for p in paths]
+        )
         for path, evaluation in zip(paths, evaluations):
             for node in path:
                 node.value += evaluation.reward

@@ -32,8 +32,9 @@ from cola.search.base import (
 MAX_REDRAWS = 64  # walks of one target length that may land on known chains before it is given up
 
 
-def random_walk(root: Chain, steps: int, space: ActionSpace, rng: random.Random,
-                memo: dict[Chain, list[Action]]) -> tuple[Chain, int]:
+def random_walk(
+    root: Chain, steps: int, space: ActionSpace, rng: random.Random, memo: dict[Chain, list[Action]]
+) -> tuple[Chain, int]:
     """``steps`` uniformly random legal edits from ``root``; returns the chain and the edits made."""
     chain = root
     for made in range(steps):
@@ -46,8 +47,9 @@ def random_walk(root: Chain, steps: int, space: ActionSpace, rng: random.Random,
     return chain, steps
 
 
-def _draw(root: Chain, steps: int, space: ActionSpace, rng: random.Random, memo: dict[Chain, list[Action]],
-          taken) -> tuple[Chain, int] | None:
+def _draw(
+    root: Chain, steps: int, space: ActionSpace, rng: random.Random, memo: dict[Chain, list[Action]], taken
+) -> tuple[Chain, int] | None:
     """A walk of ``steps`` edits to a chain not in ``taken``, or None after MAX_REDRAWS tries."""
     for _ in range(MAX_REDRAWS):
         chain, made = random_walk(root, steps, space, rng, memo)

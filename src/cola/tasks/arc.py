@@ -29,7 +29,9 @@ class ARCTask(MultipleChoiceTask):
 
     def parse_row(self, row: dict, index: int, split: str, where: str) -> Sample:
         texts = sources.text_list_field(row, "choices.text", where)
-        source_labels = [label.strip() for label in sources.text_list_field(row, "choices.label", where, numbers=True)]
+        source_labels = [
+            label.strip() for label in sources.text_list_field(row, "choices.label", where, numbers=True)
+        ]
         if len(texts) != len(source_labels) or not 1 <= len(texts) <= 26:
             raise DatasetError(
                 f"{where}: choices.text and choices.label must be lists of the same length (1-26), "

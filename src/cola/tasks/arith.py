@@ -93,8 +93,9 @@ class Arith(Task):
     def is_correct(self, answer: str | None, sample: Sample) -> bool:
         return numbers_equal(answer, sample.gold)
 
-    def wrong_answer(self, sample: Sample, rng: random.Random, pool: Sequence[str],
-                     exclude: str | None = None) -> str | None:
+    def wrong_answer(
+        self, sample: Sample, rng: random.Random, pool: Sequence[str], exclude: str | None = None
+    ) -> str | None:
         """The result of a random question of the same kind, differing from the gold (and ``exclude``)."""
         operands = range(self.low, self.high + 1)
         # One entry per operand pair, so answers are drawn with the task's own frequencies.

@@ -123,7 +123,9 @@ class Task(ABC):
             sources.check_fields(row, self.required_fields, where)
             sample = self.parse_row(row, index, split, where)
             if sample.id in first_row:
-                raise DatasetError(f"{where}: duplicate sample id {sample.id!r} (first at {first_row[sample.id]})")
+                raise DatasetError(
+                    f"{where}: duplicate sample id {sample.id!r} (first at {first_row[sample.id]})"
+                )
             first_row[sample.id] = where
             if wanted is not None and sample.meta.get("level") not in wanted:
                 continue
@@ -204,8 +206,9 @@ class Task(ABC):
         """Number of choices (None for generative tasks): sets the chance-level accuracy."""
         return None
 
-    def wrong_answer(self, sample: Sample, rng: random.Random, pool: Sequence[str],
-                     exclude: str | None = None) -> str | None:
+    def wrong_answer(
+        self, sample: Sample, rng: random.Random, pool: Sequence[str], exclude: str | None = None
+    ) -> str | None:
         """A seeded wrong answer for ``sample`` (the decoy label), other than ``exclude`` when possible.
 
         The default draws from ``pool`` (answers of the task's own distribution, e.g. other

@@ -160,8 +160,9 @@ class MultipleChoiceTask(Task):
     def is_correct(self, answer: str | None, sample: Sample) -> bool:
         return answer is not None and answer == sample.gold
 
-    def wrong_answer(self, sample: Sample, rng: random.Random, pool: Sequence[str],
-                     exclude: str | None = None) -> str | None:
+    def wrong_answer(
+        self, sample: Sample, rng: random.Random, pool: Sequence[str], exclude: str | None = None
+    ) -> str | None:
         """A seeded wrong letter, other than ``exclude`` when another wrong letter exists."""
         wrong = [label for label in self.choice_labels(sample) if label != sample.gold]
         preferred = [label for label in wrong if label != exclude] or wrong

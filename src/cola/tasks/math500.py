@@ -137,7 +137,9 @@ class MATH(Task):
             meta["subject"] = sources.text_field(row, "subject", where, empty=True)
         id_field = next((f for f in ("unique_id", "id") if row.get(f) not in (None, "")), None)
         sample_id = sources.text_field(row, id_field, where, numbers=True) if id_field else f"{split}-{index}"
-        return Sample(id=sample_id, question=sources.text_field(row, "problem", where), gold=answer, meta=meta)
+        return Sample(
+            id=sample_id, question=sources.text_field(row, "problem", where), gold=answer, meta=meta
+        )
 
     def prompt(self, sample: Sample, tokenizer: Any, style: Style) -> str:
         if style == "chat":

@@ -126,7 +126,9 @@ def text_list_field(row: dict, dotted: str, where: str, numbers: bool = False) -
     value = get_field(row, dotted)
     if not isinstance(value, list):
         raise DatasetError(f"{where}: field {dotted!r} must be a list, got {_kind(value)}")
-    return [_as_text(item, f"{where}: field {dotted!r} item {i}", numbers, True) for i, item in enumerate(value)]
+    return [
+        _as_text(item, f"{where}: field {dotted!r} item {i}", numbers, True) for i, item in enumerate(value)
+    ]
 
 
 def _as_text(value: object, label: str, numbers: bool, empty: bool) -> str:
@@ -136,4 +138,6 @@ def _as_text(value: object, label: str, numbers: bool, empty: bool) -> str:
         return value
     if numbers and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return str(value)
-    raise DatasetError(f"{label} must be {'a string or a number' if numbers else 'a string'}, got {_kind(value)}")
+    raise DatasetError(
+        f"{label} must be {'a string or a number' if numbers else 'a string'}, got {_kind(value)}"
+    )
