@@ -18,7 +18,9 @@ from pathlib import Path
 # Before anything imports huggingface_hub, which reads these once, at import.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="cola-test-session-"))
 atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
-os.environ["COLA_CACHE_DIR"] = str(_SESSION_HOME / "cola-cache")
+# COLA_TEST_CACHE_DIR (never set by make test or CI) lets a developer's inner loop reuse one
+# warm model cache; every full run of the suite starts cold.
+os.environ["COLA_CACHE_DIR"] = os.environ.get("COLA_TEST_CACHE_DIR") or str(_SESSION_HOME / "cola-cache")
 os.environ["HF_HOME"] = str(_SESSION_HOME / "hf-home")
 os.environ["HF_HUB_OFFLINE"] = "1"  # tests never download; a hub miss fails at once
 os.environ["MPLCONFIGDIR"] = str(_SESSION_HOME / "matplotlib")

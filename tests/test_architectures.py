@@ -188,3 +188,26 @@ def test_index_dependent_layers_run_exactly_but_are_not_exported_moved(tmp_path)
     with pytest.raises(ColaError, match="scale_attn_by_inverse_layer_idx"):
         export_hf(cm, CHAINS[0], tmp_path / "moved")
     export_hf(cm, (0, 1, 2, 3), tmp_path / "full")  # the full chain keeps every index
+
+
+def test_alibi_is_read_from_the_config_whatever_the_layer_signature():
+    """Falcon's layer took an ``alibi`` argument up to transformers 5.24 and not from 5.25;
+    the config flag decides either way, so the refusal names ALiBi on both releases."""
+    from torch import nn
+    from transformers import BloomConfig, FalconConfig
+
+    from cola.engine.facts import layer_call
+
+    class OldSignature(nn.Module):  # the 5.24 shape of Falcon's layer call
+        def forward(self, hidden_states, alibi, attention_mask, position_ids=None, layer_past=None):
+            return hidden_states
+
+    class NewSignature(nn.Module):  # the 5.25 shape
+        def forward(self, hidden_states, attention_mask=None, position_ids=None, layer_past=None):
+            return hidden_states
+
+    for layer in (OldSignature(), NewSignature()):
+        refusal = layer_call(FalconConfig(alibi=True), layer)
+        assert isinstance(refusal, str) and "ALiBi" in refusal
+        assert not isinstance(layer_call(FalconConfig(alibi=False), layer), str)
+    assert "ALiBi" in layer_call(BloomConfig(), NewSignature())  # Bloom has no flag: always ALiBi

@@ -9,6 +9,8 @@ Which models are embedded, and where their files are, is data (:data:`EMBEDDED_M
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import importlib.util
 import logging
@@ -92,6 +94,35 @@ def cache_root() -> Path:
     return Path(user_cache_dir("cola"))
 
 
+@contextlib.contextmanager
+def _without_transformers_progress_bars():
+    """Silence transformers' progress bars while an embedded model is prepared.
+
+    Its loading and shard-writing bars follow its progress-bar switch, but the GGUF
+    de-quantization bar is a plain ``tqdm`` that ignores it; on a stderr that is not a
+    terminal they print about twenty lines, which would bury cola's one line saying what
+    is happening (and interleave with a one-line error after it).
+    """
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # no GGUF support: from_pretrained says so itself
+        gguf_utils = None
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is not None:
+        gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        if bar is not None:
+            gguf_utils.tqdm = bar
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _materialize_embedded(spec: EmbeddedModel) -> Path:
     """Return a directory with the de-quantized model, building it once from the GGUF file."""
     target = cache_root() / "models" / spec.cache_key
@@ -104,8 +135,14 @@ def _materialize_embedded(spec: EmbeddedModel) -> Path:
         )
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    logging.getLogger("cola").info(
+        "%s: first use on this machine, de-quantizing its GGUF weights once (about 30 s) into %s",
+        spec.name,
+        target,
+    )
+    with _without_transformers_progress_bars():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # The weights are now plain floats; drop the GGUF marker so the saved copy loads as such.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
@@ -114,8 +151,9 @@ def _materialize_embedded(spec: EmbeddedModel) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{spec.cache_key}-", dir=target.parent))
     try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
+        with _without_transformers_progress_bars():
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
         try:
             os.replace(staging, target)  # atomic: a half-written cache is never visible
         except OSError:
