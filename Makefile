@@ -28,7 +28,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 
 docs: setup
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 test: lint docs
 	$(VENV)/bin/pytest -q

@@ -72,9 +72,7 @@ def _share(count: int, total: int) -> str:
 
 def measure(model, task_name: str, args) -> dict[str, str]:
     task = get_task(task_name)
-    samples = task.load(
-        source="generated" if task_name == "arith" else "bundled", limit=args.samples, seed=args.seed
-    )
+    samples = task.load(source=task.default_source, limit=args.samples, seed=args.seed)
     tried, fast_s = _timed(lambda: search_fast(model, task, samples, args))
     naive, naive_s = _timed(lambda: reevaluate(model, task, tried, "naive"))
     exact, exact_s = _timed(lambda: reevaluate(model, task, tried, "exact"))

@@ -5,7 +5,7 @@ repeat and re-order layers are checked against a physically unrolled copy
 (:func:`cola.engine.unroll_model`, plain transformers code): the prefill with and without
 the cache, a left-padded batch of two prompts, cached greedy decoding (tokens and
 per-step logits), the lock-step decoder the search uses, and the HF export reloaded by
-plain ``from_pretrained``. Prompts are longer than the sliding window of the sliding
+plain ``from_pretrained`` (its per-layer config lists, e.g. SmolLM3's NoPE layers, follow the chain). Prompts are longer than the sliding window of the sliding
 variants, and the chains repeat a sliding layer. Unsupported architectures must be
 refused with one line, and the self-check must catch a chain forward that misses a step.
 """
@@ -20,7 +20,8 @@ from tiny_models import SUPPORTED, UNSUPPORTED, WINDOW, Arch, tiny_model, tiny_t
 from transformers import AutoModelForCausalLM, DynamicCache
 
 from cola.engine import ChainModel, facts, unroll_model
-from cola.engine.anatomy import SLIDING
+from cola.engine.anatomy import SLIDING, text_config
+from cola.engine.unroll import INDEX_LISTS, per_layer_keys
 from cola.errors import ColaError, UnsupportedModelError
 from cola.export import export_hf
 
@@ -116,8 +117,39 @@ def test_chains_equal_unrolled_model(arch: Arch, tmp_path):
             _check_lockstep_generation(cm, unrolled, chain)
         export_hf(cm, CHAINS[0], tmp_path)
         reloaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+        _check_layer_lists(model, reloaded, CHAINS[0])
         ids = _ids(LENGTHS[0], 3)
         _close(cm.forward(CHAINS[0], ids), reloaded(input_ids=ids).logits)
+
+
+def _check_layer_lists(model, reloaded, chain) -> None:
+    """The exported config lists each per-layer setting of the chain's layers, in chain order."""
+    before, after = text_config(model.config), text_config(reloaded.config)
+    assert after.num_hidden_layers == len(chain)
+    for key in per_layer_keys(before):
+        assert list(getattr(after, key)) == [getattr(before, key)[i] for i in chain], key
+    for key in INDEX_LISTS:
+        if getattr(before, key, None):
+            listed = set(getattr(before, key))
+            assert list(getattr(after, key)) == [p for p, i in enumerate(chain) if i in listed], key
+
+
+def test_smollm3_nope_layers_follow_the_chain_into_the_export(tmp_path):
+    """SmolLM3 builds layer i with or without rotary embeddings from ``no_rope_layers[i]``: an export
+    that kept the 4-entry list for its 5 layers failed in ``from_pretrained`` with an IndexError."""
+    smollm3 = next(a for a in SUPPORTED if a.model_type == "smollm3")
+    model = tiny_model(smollm3)
+    assert list(model.config.no_rope_layers) == [1, 0, 1, 1]  # layer 1 is the NoPE layer
+    export_hf(ChainModel(model, tiny_tokenizer()), CHAINS[0], tmp_path)  # (0, 2, 2, 1, 3)
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert list(reloaded.config.no_rope_layers) == [1, 1, 1, 0, 1]
+    assert [bool(layer.self_attn.use_rope) for layer in reloaded.model.layers] == [
+        True,
+        True,
+        True,
+        False,
+        True,
+    ]
 
 
 @pytest.mark.parametrize("arch", UNSUPPORTED, ids=lambda a: a.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,7 @@ def test_numbers_are_accepted_where_they_mean_themselves(tmp_path):
     ],
 )
 def test_duplicate_sample_ids_are_refused(tmp_path, task, rows):
-    """A run keys records by sample id: a duplicate used to drop one of the rows (which, by timing)."""
+    """A run keys records by sample id: a duplicate would silently drop one of the rows (which, by timing)."""
     path = write_jsonl(tmp_path / "dup.jsonl", rows)
     row = len(rows)
     with pytest.raises(
@@ -246,7 +247,7 @@ def test_a_failed_validation_does_not_block_the_corrected_retry(tmp_path, capsys
     out = tmp_path / "run"
     tiny = ["search", "--samples", "1", "--simulations", "1", "--no-baseline", "--quiet", "--out", str(out)]
     one_line_error(capsys, [*tiny, "--strategy", "nope"])
-    assert main(tiny) == 0  # used to fail: "run dir already exists", and --resume: "config changed"
+    assert main(tiny) == 0  # the refusal left nothing behind: no "run dir already exists" or "config changed"
     assert len((out / "records.jsonl").read_text().splitlines()) == 1
 
 
@@ -274,7 +275,7 @@ def test_run_refuses_bad_values_before_loading_a_model(capsys, monkeypatch, args
 
 
 def test_run_bounds_a_chain_by_the_models_depth(capsys):
-    """30,000 layer positions used to run; the default maximum is 4 x depth (120 for SmolLM2)."""
+    """30,000 layer positions would run for minutes; the default maximum is 4 x depth (120 for SmolLM2)."""
     line = one_line_error(capsys, [*RUN, "--chain", ",".join(["0-29"] * 1000)], after_load=True)
     assert "has at least 150 positions; the longest allowed is 120 (4 x the model's 30 layers" in line
 
@@ -372,3 +373,70 @@ def test_predict_checks_its_counts_before_reading_the_run(tmp_path, capsys, opti
         capsys, ["predict", "--run", str(tmp_path / "no-run"), option, value, "--out", str(out)]
     )
     assert f"{option} must be at least" in line and not out.exists()
+
+
+def _not_models(root: Path, smollm) -> dict[str, tuple[Path, str]]:
+    """Local paths that are not models, each with what its one line must name."""
+    from cola.engine.loading import resolve_model_path
+
+    empty = root / "empty"
+    empty.mkdir()
+    plain = root / "plain.txt"
+    plain.write_text("not a model")
+    run_dir = root / "run"
+    config = RunConfig(
+        task="arith", samples=1, baseline=False, decoy=False, search=SearchConfig(simulations=2, batch_size=2)
+    )
+    run_search(config, run_dir, model=smollm, progress=False)
+    no_weights = root / "export-without-weights"  # a model directory whose weights are gone
+    shutil.copytree(
+        resolve_model_path("smollm2-135m"), no_weights, ignore=shutil.ignore_patterns("*.safetensors")
+    )
+    no_type = root / "no-model-type"
+    no_type.mkdir()
+    (no_type / "config.json").write_text('{"hidden_size": 8}')
+    return {
+        "empty dir": (empty, "no config.json"),
+        "plain file": (plain, "it is a file"),
+        "run dir": (run_dir, "it is a cola run directory"),
+        "no weights": (no_weights, "no weights (*.safetensors / pytorch_model.bin)"),
+        "no model_type": (no_type, "config.json has no model_type"),
+    }
+
+
+def test_a_model_path_that_is_not_a_model_is_one_line_naming_what_is_missing(
+    tmp_path, capsys, smollm, monkeypatch
+):
+    cases = _not_models(tmp_path, smollm)
+    _no_transformers_load(monkeypatch)
+    for label, (path, missing) in cases.items():
+        line = one_line_error(capsys, ["run", "--model", str(path), "--prompt", "Hi"])
+        assert f"--model {path} is not a model directory: {missing}" in line, label
+        out = tmp_path / f"search-{label.replace(' ', '-')}"
+        line = one_line_error(capsys, [*SEARCH_TINY, "--model", str(path), "--out", str(out)])
+        assert missing in line and not out.exists(), label
+
+
+def _no_transformers_load(monkeypatch) -> None:
+    """The checks must answer before transformers is asked (it would raise its own traceback, or retry)."""
+    import transformers
+
+    def refuse(*_, **__):
+        raise AssertionError("transformers was asked to load a model that cola should have refused")
+
+    for name in ("AutoConfig", "AutoTokenizer", "AutoModelForCausalLM"):
+        monkeypatch.setattr(getattr(transformers, name), "from_pretrained", refuse)
+
+
+SEARCH_TINY = ["search", "--task", "arith", "--samples", "1", "--simulations", "2", "--no-decoy", "--quiet"]
+
+
+def test_an_unknown_hub_name_offline_fails_at_once_saying_the_hub_is_offline(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _no_transformers_load(monkeypatch)
+    hub_id = "nobody-here/no-such-model-135m"
+    line = one_line_error(capsys, ["run", "--model", hub_id, "--prompt", "Hi"])
+    assert f"model {hub_id!r} not found" in line and "the hub is offline (HF_HUB_OFFLINE is set)" in line
+    out = tmp_path / "run"
+    line = one_line_error(capsys, [*SEARCH_TINY, "--model", hub_id, "--out", str(out)])
+    assert "the hub is offline" in line and not out.exists()

@@ -192,3 +192,130 @@ def test_the_row_fuzzer_reaches_both_outcomes(task):
 
     probe()
     assert outcomes == {"loaded", "refused"}
+
+
+# ------------------------------------------------------------- run directories
+# A finished run damaged at random: every command that reads it, and a resumed search, must
+# succeed or refuse in one line, and never change or lose a record that was whole.
+_JUNK = st.sampled_from(
+    [b"null\n", b"[1,2,3]\n", b'"abc"\n', b"{", b"}\n", b"\xff\xfe", b"\n", b'{"foo": 1}\n']
+)
+_RUN_DAMAGE = st.one_of(
+    st.tuples(st.just("truncate"), st.sampled_from(["config.json", "records.jsonl"]), st.floats(0, 1)),
+    st.tuples(
+        st.just("insert"),
+        st.sampled_from(["config.json", "records.jsonl"]),
+        st.floats(0, 1),
+        _JUNK | st.binary(),
+    ),
+    st.tuples(st.just("set"), st.sampled_from(["", "search", "eval"]), st.text(max_size=8), _json),
+    st.tuples(
+        st.just("line"), st.integers(0, 2), _JUNK | _json.map(lambda v: json.dumps(v).encode() + b"\n")
+    ),
+    st.tuples(st.just("dir"), st.sampled_from(["config.json", "records.jsonl", "inflight"])),
+)
+RUN_CONFIG = RunConfig(
+    task="arith", data="generated", samples=2, decoy=False, search=SearchConfig(simulations=4)
+)
+
+
+@pytest.fixture(scope="module")
+def finished_run(smollm, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fuzz-run") / "R"
+    run_search(RUN_CONFIG, out, model=smollm, progress=False)
+    return out
+
+
+def _damage_run(run: Path, damage: tuple) -> None:
+    """Apply one damage; one a previous damage made impossible (editing a directory) is skipped."""
+    kind = damage[0]
+    target = {"set": "config.json", "line": "records.jsonl"}.get(kind, damage[1])
+    if (run / target).is_dir() or (kind != "dir" and not (run / target).is_file()):
+        return
+    if kind == "set":
+        try:
+            config = json.loads((run / "config.json").read_text())
+        except ValueError:
+            return
+        section = config.get(damage[1], {}) if damage[1] and isinstance(config, dict) else config
+        if not isinstance(section, dict):
+            return
+    if kind in ("truncate", "insert"):
+        path = run / damage[1]
+        data = path.read_bytes()
+        cut = int(damage[2] * len(data))
+        path.write_bytes(data[:cut] if kind == "truncate" else data[:cut] + damage[3] + data[cut:])
+    elif kind == "set":
+        section[damage[2]] = damage[3]
+        (run / "config.json").write_text(json.dumps(config))
+    elif kind == "line":
+        lines = (run / "records.jsonl").read_bytes().splitlines(keepends=True)
+        lines.insert(min(damage[1], len(lines)), damage[2])
+        (run / "records.jsonl").write_bytes(b"".join(lines))
+    else:
+        path = run / damage[1]
+        if path.exists():
+            path.unlink()
+        path.mkdir() if damage[1] != "inflight" else path.write_text("not a directory")
+
+
+def _whole_records(run: Path) -> list[bytes]:
+    """The record lines of ``run`` that are complete and valid (what must never change or be lost)."""
+    from cola.runs.records import SampleRecord
+
+    path = run / "records.jsonl"
+    if not path.is_file():
+        return []
+    whole = []
+    for line in path.read_bytes().splitlines(keepends=True):
+        try:
+            if line.endswith(b"\n") and isinstance(json.loads(line), dict):
+                SampleRecord.from_json(json.loads(line))
+                whole.append(line)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return whole
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _one_line_or_success(capsys, args: list[str]) -> None:
+    code = main(args)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("cola: error: ")]
+    assert code == 0 or (code == 2 and len(errors) == 1), err
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_RUN_DAMAGE, min_size=1, max_size=2))
+def test_a_damaged_run_directory_is_read_or_refused_in_one_line(smollm, finished_run, capsys, damages):
+    import shutil
+
+    from cola.predict.base import load_training_run
+    from cola.runs.preflight import check_search
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "R"
+        shutil.copytree(finished_run, run)
+        for damage in damages:
+            _damage_run(run, damage)
+        before, whole = _files(run), _whole_records(run)
+        _one_line_or_success(capsys, ["summary", str(run)])
+        _one_line_or_success(capsys, ["report", str(run), "--out", str(Path(tmp) / "report")])
+        try:
+            load_training_run(run)  # what predict, evaluate, sweep and the lm-eval predictor read
+        except ColaError as exc:
+            assert "\n" not in str(exc)
+        assert _files(run) == before  # readers never write into a run
+        try:
+            check_search(RUN_CONFIG, run, resume=True)
+            run_search(RUN_CONFIG, run, resume=True, model=smollm, progress=False)
+            event("resumed")
+        except ColaError as exc:
+            event("refused")
+            assert "\n" not in str(exc)
+            assert _files(run) == before  # a refused resume writes nothing
+        after = (run / "records.jsonl").read_bytes() if (run / "records.jsonl").is_file() else b""
+        assert all(line in after.splitlines(keepends=True) for line in whole)  # none changed or lost

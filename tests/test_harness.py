@@ -253,3 +253,78 @@ def test_cola_lm_eval_command_runs_lm_evals_cli(smollm, task_dir, tmp_path, monk
     api_docs = repeat_results[MC][1]
     cli = [value for doc in cli_docs for resp in doc["resps"] for value in resp]
     assert [float(v[0]) for v in cli] == pytest.approx([v[0] for v in _flat(api_docs)], rel=1e-5, abs=1e-4)
+
+
+@pytest.fixture
+def lm_eval_cli(smollm, monkeypatch):
+    """``cola-lm-eval`` in-process on the session's SmolLM2, indexing only the tasks given with --include_path;
+    returns the ColaLM instances lm-eval made."""
+    from cola.engine import ChainModel
+
+    monkeypatch.setattr(ChainModel, "from_pretrained", classmethod(lambda cls, *a, **k: smollm))
+
+    class OnlyIncludedTasks(TaskManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "include_defaults": False})
+
+    monkeypatch.setattr(lm_eval.tasks, "TaskManager", OnlyIncludedTasks)
+    made = []
+    create = ColaLM.create_from_arg_obj.__func__
+
+    def keep(cls, *args, **kwargs):
+        made.append(create(cls, *args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ColaLM, "create_from_arg_obj", classmethod(keep))
+    return made
+
+
+def _cli_args(task_dir: Path, model_args: str, *extra: str, task: str = MC) -> list[str]:
+    return [
+        "run", "--model", "cola", "--model_args", model_args, "--tasks", task,
+        "--include_path", str(task_dir), "--limit", "2", "--device", "cpu", *extra,
+    ]  # fmt: skip
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("cola-lm-eval: error: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("model_args", "extra"),
+    [("pretrained=smollm2-135m,batch_size=2", ()), ("pretrained=smollm2-135m", ("--batch_size", "2"))],
+    ids=["in-model_args", "as-option"],
+)
+def test_batch_size_works_in_every_documented_form(lm_eval_cli, task_dir, model_args, extra):
+    """``--model_args ...,batch_size=8`` met ``--batch_size``'s default as a second keyword (TypeError)."""
+    assert main(_cli_args(task_dir, model_args, *extra)) == 0
+    [lm] = lm_eval_cli
+    assert lm.batch_size_per_gpu == 2
+
+
+def test_a_batch_size_given_two_ways_is_one_line(lm_eval_cli, task_dir, capsys):
+    args = _cli_args(task_dir, "pretrained=smollm2-135m,batch_size=2", "--batch_size", "3")
+    assert main(args) == 2
+    assert "batch_size is given twice: 2 in model_args and 3 as --batch_size" in _one_error_line(capsys)
+
+
+def test_an_unknown_model_args_key_is_refused_naming_it(smollm, lm_eval_cli, task_dir, capsys):
+    """``chian=0-3`` used to be dropped: the full model scored, exit 0."""
+    assert main(_cli_args(task_dir, "pretrained=smollm2-135m,chian=0-3")) == 2
+    line = _one_error_line(capsys)
+    assert "unknown model_args key 'chian' for --model cola; valid keys: pretrained, chain, predictor" in line
+    assert lm_eval_cli == []
+    register()
+    with pytest.raises(ColaError, match="unknown model_args key 'chian'"):  # the Python API too
+        get_model("cola").create_from_arg_string("chian=0-3", {"batch_size": 1})
+    with pytest.raises(ColaError, match="unknown model_args key 'batchsize'"):
+        ColaLM(pretrained=smollm, batchsize=4)
+
+
+def test_an_unknown_task_is_one_line(lm_eval_cli, task_dir, capsys):
+    assert main(_cli_args(task_dir, "pretrained=smollm2-135m", task="no_such_task")) == 2
+    assert "Tasks not found: no_such_task" in _one_error_line(capsys)

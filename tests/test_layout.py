@@ -4,12 +4,15 @@ Every ``import`` in ``src/cola`` is read with ``ast`` (function-level imports in
 ``if TYPE_CHECKING:`` blocks excluded, since they never run). Each package's
 ``__init__`` docstring has a ``May import:`` line; an import of another part of cola
 not listed there fails, as does any import cycle between modules or packages. Module
-and function sizes are bounded so that a reader sees a function on one screen.
+and function sizes are bounded so that a reader sees a function on one screen. The layout
+table in ``docs/architecture.md`` matches the tree: every part of cola has a row, and each
+package's row names every one of its modules.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -185,16 +188,86 @@ def test_modules_and_functions_fit_on_screen():
     assert not too_long, "too long: " + "; ".join(too_long)
 
 
-def test_readme_layout_table_matches_the_tree():
-    """Every package and top-level module appears in the README's layout table, and nothing else."""
-    readme = (SRC.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+LAYOUT_DOC = SRC.parent / "docs" / "architecture.md"
+
+
+def layout_rows() -> list[tuple[str, str]]:
+    """``(first column, description)`` of each row of the layout table in docs/architecture.md."""
+    text = LAYOUT_DOC.read_text(encoding="utf-8")
+    section = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    return [
+        (cells[1].strip(), cells[2].strip())
+        for line in section.splitlines()
+        if line.startswith("| `") and len(cells := line.split("|")) >= 4
+    ]
+
+
+def test_layout_table_matches_the_tree():
+    """Every package and top-level module appears in the layout table, and nothing else."""
     listed = set()
-    for line in section.splitlines():
-        if line.startswith("| `"):
-            for cell in line.split("|")[1].split(","):
-                listed.add(cell.strip().strip("`").rstrip("/"))
+    for first, _description in layout_rows():
+        for cell in first.split(","):
+            listed.add(cell.strip().strip("`").rstrip("/"))
     actual = {m.split(".", 1)[1] for m in MODULES if m.count(".") == 1 and not m.startswith("cola._")}
     assert listed == actual, (
-        f"README lists {sorted(listed - actual)} not in the tree; misses {sorted(actual - listed)}"
+        f"{LAYOUT_DOC.name} lists {sorted(listed - actual)} not in the tree; misses {sorted(actual - listed)}"
     )
+
+
+def test_layout_table_names_every_module_of_each_package():
+    """A package's description names each of its modules in backticks, and nothing that is not one."""
+    packages = 0
+    for first, description in layout_rows():
+        if not first.endswith("/`"):
+            continue
+        package = "cola." + first.strip("`").rstrip("/")
+        named = set(re.findall(r"`([^`]+)`", description))
+        actual = {m.rsplit(".", 1)[1] for m in MODULES if m.rpartition(".")[0] == package and m != package}
+        assert named == actual, (
+            f"{package}: the table names {sorted(named - actual)} that are not its modules "
+            f"and misses {sorted(actual - named)}"
+        )
+        packages += 1
+    assert packages >= 5, "the layout table's package rows were not found"
+
+
+def _imports_with_type_checking(module: str) -> set[str]:
+    """The cola modules ``module`` imports anywhere, ``if TYPE_CHECKING:`` blocks included."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + [base]).strip(".")
+            names = [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(t for t in map(_resolve, names) if t is not None and t != module)
+    return found
+
+
+def test_small_modules_and_no_cycle_inside_a_package_even_for_type_hints():
+    """No module over 400 lines; inside each package, no cycle even through TYPE_CHECKING imports.
+
+    A cycle that exists only for type hints still means two modules that cannot be read
+    (or moved) apart; a small ``Protocol`` or a shared base module breaks it.
+    """
+    too_long = [
+        f"{m}: {n} lines"
+        for m, p in MODULES.items()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    ]
+    assert not too_long, "over 400 lines: " + "; ".join(too_long)
+    cycles = []
+    for unit in sorted({unit_of(m) for m in MODULES}):
+        inside = {m for m in MODULES if unit_of(m) == unit}
+        graph = {m: _imports_with_type_checking(m) & inside for m in inside}
+        cycle = _find_cycle(graph)
+        if cycle:
+            cycles.append(" -> ".join(cycle))
+    assert not cycles, "import cycles inside a package: " + "; ".join(cycles)

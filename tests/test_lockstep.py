@@ -82,7 +82,7 @@ def test_padded_lanes_keep_sliding_windows_exact(gemma: ChainModel):
     _assert_close(reference, together)
 
 
-def test_lanes_with_one_token_each_are_required_for_padding(smollm: ChainModel):
+def test_padded_lanes_need_step_inputs_for_each_of_their_tokens(smollm: ChainModel):
     chain = parse_chain("0-29", smollm.num_layers)
     lanes = []
     for length in (3, 5):
@@ -90,10 +90,10 @@ def test_lanes_with_one_token_each_are_required_for_padding(smollm: ChainModel):
         cache = smollm.new_cache(chain)
         with torch.inference_mode():
             smollm.forward(chain, ids, cache=cache)
-            positions = torch.tensor([[length, length + 1]])
-            hidden = smollm.embed(torch.tensor([[7, 8]]), positions)  # two tokens: not a decode step
+            hidden = smollm.embed(torch.tensor([[7, 8]]), torch.tensor([[length, length + 1]]))
             lane = Lane(chain, cache, hidden, group=object())
-            lane.step = smollm.prepare(hidden, None, positions, cache, ["full_attention"])
+            positions = torch.tensor([[length]])  # step inputs of one token, for two
+            lane.step = smollm.prepare(hidden[:, :1], None, positions, cache, ["full_attention"])
         lanes.append(lane)
-    with pytest.raises(ValueError, match="exactly one new token"), torch.inference_mode():
+    with pytest.raises(ValueError, match="cover 1 tokens but it carries 2"), torch.inference_mode():
         run_lanes(smollm, lanes)

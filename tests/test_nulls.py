@@ -131,8 +131,8 @@ def test_grading_timeout_is_a_recorded_outcome(smollm, monkeypatch):
     text = "\\boxed{x^{12}+12x^{11}+66x^{10}+220x^9+495x^8+792x^7+924x^6+792x^5+495x^4+220x^3+66x^2+12x+1}"
     math500._parsed.cache_clear()
     monkeypatch.setattr(math500, "GRADING_CPU_SECONDS", 1e-6)
-    late = evaluator._grade((0, 1), text)
+    late = evaluator.grade((0, 1), text)
     assert late.grading_timed_out and late.reward == 0.0 and late.answer is not None
     monkeypatch.setattr(math500, "GRADING_CPU_SECONDS", 10.0)
-    graded = evaluator._grade((0, 1), text)
+    graded = evaluator.grade((0, 1), text)
     assert not graded.grading_timed_out and graded.reward == 1.0

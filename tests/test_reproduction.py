@@ -1,64 +1,65 @@
-"""The README's reproduction tables are what the committed records say: re-derived here, never typed.
+"""The reproduction's tables are what the committed records say: re-derived here, never typed.
 
-``benchmarks/reproduce_paper.py`` writes its run directories under ``results/paper/``; the
-README shows its tables in marked blocks (``<!-- paper-table -->`` ... ``<!-- /paper-table -->``,
-written by ``reproduce_paper.py --table-only --readme``). These tests recompute both tables from the committed records, and re-derive one
-cell with ``cola summary``, so a README number cannot drift from the data behind it.
+``benchmarks/reproduce_paper.py`` writes its run directories under ``results/paper/``;
+``results/README.md`` shows the tables in marked blocks (``<!-- paper-table -->`` ...
+``<!-- /paper-table -->``, written by ``reproduce_paper.py --table-only --readme`` through
+:mod:`cola.report.reproduction`). These tests recompute every block from the committed
+records, re-derive one cell with ``cola summary``, and check that each statement the
+prose makes about the tables still holds, so neither a number nor a reading can drift
+from the data behind it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 from cola.cli import main
+from cola.report import reproduction as paper
+from cola.report.search_analysis import anatomy, default_runs, edit_mix
+from cola.report.stats import paired_shortening, search_vs_baseline, shortened, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "results" / "paper"
+DOCUMENT = ROOT / "results" / "README.md"
 
 
-def readme_block(name: str) -> list[str]:
-    """The Markdown table rows between ``<!-- name -->`` and ``<!-- /name -->`` (header rows dropped)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(rf"<!-- {name} -->\n(.*?)<!-- /{name} -->", text, re.S)
-    assert match, f"README has no {name} block"
-    return [line for line in match.group(1).splitlines() if line.startswith("|")][2:]
+def document_block(name: str) -> str:
+    """The text between ``<!-- name -->`` and ``<!-- /name -->`` in ``results/README.md``."""
+    body = paper.block_text(DOCUMENT.read_text(encoding="utf-8"), name)
+    assert body is not None, f"results/README.md has no {name} block"
+    return body
 
 
-def benchmark_script(name: str = "reproduce_paper"):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+def table_rows(name: str) -> list[str]:
+    """The Markdown table rows of a block (header rows dropped)."""
+    return [line for line in document_block(name).splitlines() if line.startswith("|")][2:]
 
 
 def cells(row: str) -> list[str]:
     return [cell.strip() for cell in row.strip().strip("|").split("|")]
 
 
-def test_readme_tables_are_recomputed_from_the_committed_records():
-    script = benchmark_script()
-    main_rows = readme_block("paper-table")
-    assert main_rows, "the README's reproduction table is empty"
-    assert script.main_table(script.MAIN_CELLS + script.STRATEGY_CELLS).splitlines()[2:] == main_rows
-    assert script.budget_table().splitlines()[2:] == readme_block("budget-table")
-    assert script.claims_table().splitlines()[2:] == readme_block("paper-claims")
-    assert script.timing_table().splitlines()[2:] == readme_block("paper-timing")
-    analysis = benchmark_script("search_analysis")
-    rows = [
-        line for line in analysis.analysis_text(analysis.default_runs()).splitlines() if line.startswith("|")
-    ]
-    assert rows[2:] == readme_block("search-analysis")
+def test_results_tables_are_recomputed_from_the_committed_records():
+    main_rows = table_rows("paper-table")
+    assert main_rows, "the reproduction table is empty"
+    assert paper.main_table(PAPER).splitlines()[2:] == main_rows
+    assert paper.budget_table(PAPER).splitlines()[2:] == table_rows("budget-table")
+    assert paper.claims_table(PAPER).splitlines()[2:] == table_rows("paper-claims")
+    assert paper.timing_table(PAPER).splitlines()[2:] == table_rows("paper-timing")
+    analysis = paper.blocks(PAPER)["search-analysis"]
+    rows = [line for line in analysis.splitlines() if line.startswith("|")]
+    assert rows[2:] == table_rows("search-analysis")
+    # Every block whole, its generated sentences (penalty scale, edit mix) included.
+    for name, body in paper.blocks(PAPER).items():
+        assert document_block(name).strip() == body.strip(), f"block {name} differs from the records"
 
 
-def test_cola_summary_re_derives_a_readme_cell(capsys):
+def test_cola_summary_re_derives_a_results_cell(capsys):
     """The first row's "shorter" cells (MCTS and random) are the fractions ``cola summary`` prints."""
-    row = cells(readme_block("paper-table")[0])
+    row = cells(table_rows("paper-table")[0])
     model, task, mcts_shorter, random_shorter = row[0], row[1], row[6], row[7]
     run = PAPER / f"{model}-{task}"
     assert main(["summary", str(run)]) == 0
@@ -75,21 +76,77 @@ def test_cola_summary_re_derives_a_readme_cell(capsys):
     assert fraction(columns[0]) == fraction(mcts_shorter)
     assert fraction(columns[2]) == fraction(random_shorter)
     if fraction(mcts_shorter) == "-":
-        pytest.fail("the first README row has no originally correct sample to re-derive")
+        pytest.fail("the first row has no originally correct sample to re-derive")
+
+
+def test_the_prose_readings_hold_on_the_committed_records():
+    """Each qualitative statement of results/README.md, checked; a failure means the prose needs rewriting."""
+    claims = paper.claim_summaries(PAPER)
+    mc, free = claims["multiple choice (ARC-E, ARC-C)"], claims["free-form (arith, GSM8K, MATH)"]
+    # "On multiple choice MCTS stays below the paper's 75% ... passes the 60% bar".
+    assert mc.search.oracle_shorter.value < 0.75 and mc.search.oracle_fixed.value > 0.60
+    # "... and so does the decoy control; the chance rate is essentially certain".
+    assert mc.decoy.oracle_fixed.value > 0.60 and mc.chance > 0.99
+    # "In every pooled row the reach-matched random search does at least as well as MCTS".
+    for s in (mc, free):
+        for attribute in ("oracle_shorter", "oracle_fixed"):
+            assert getattr(s.baseline, attribute).successes >= getattr(s.search, attribute).successes
+    # "On free-form tasks the shorter-chain claim is not reproduced: the whole interval lies below 75%;
+    # the fix rate stays below 60%".
+    assert free.search.oracle_shorter.high < 0.75 and free.search.oracle_fixed.value < 0.60
+    # "At no budget is MCTS more than one sample ahead of its random arm; in the pooled pairs it is not ahead".
+    for _cell, s in paper.table_rows(PAPER, paper.BUDGET_CELLS + [paper.Cell(*paper.BUDGET_TASK, 50)]):
+        assert s.search.oracle_shorter.successes - s.baseline.oracle_shorter.successes <= 1
+    pooled = [r for cell in paper.MAIN_CELLS for r in paper.cell_records(PAPER, cell)]
+    pairs = search_vs_baseline(pooled)
+    assert pairs.only_a <= pairs.only_b and pairs.p > 0.05
+    # "MCTS evaluates a larger share of shorter chains than random and cuts deeper, but both arms spend
+    # most of their chains on chains longer than the model; most legal edits are repeats".
+    mcts, rand = anatomy(pooled, "search"), anatomy(pooled, "baseline")
+    assert mcts["shorter"] > rand["shorter"] and mcts["shortfall"] > rand["shortfall"]
+    assert mcts["longer"] > 0.5 and rand["longer"] > 0.5
+    assert all(int(share) > 50 for share in re.findall(r"\((\d+)%\)", edit_mix([18, 30])))
+    # "best_first shortens more samples than MCTS and its random arm, significantly when pooled; its decoy
+    # arm's shorter rate is as high as its gold one; it fixes no more than its random arm".
+    wins, fixed, fixed_random = [], 0, 0
+    for cell in paper.STRATEGY_CELLS:
+        mcts_records = {
+            r.sample_id: r for r in paper.cell_records(PAPER, paper.Cell(cell.model, cell.task, 50))
+        }
+        records = paper.cell_records(PAPER, cell)
+        wins += [
+            (shortened(r, r.search), shortened(mcts_records[r.sample_id], mcts_records[r.sample_id].search))
+            for r in records
+            if r.original.correct and r.sample_id in mcts_records
+        ]
+        s = summarize(records)
+        assert s.decoy.oracle_shorter.value >= s.search.oracle_shorter.value
+        fixed += s.search.oracle_fixed.successes
+        fixed_random += s.baseline.oracle_fixed.successes
+    versus = paired_shortening(wins)
+    assert versus.only_a > versus.only_b and versus.p < 0.05 and versus.depth_a < versus.depth_b
+    assert fixed <= fixed_random
+    assert default_runs(PAPER), "no committed cells"
 
 
 def test_a_stopped_cell_still_records_its_cpu_time(tmp_path, monkeypatch):
     """A long cell is stopped by Ctrl-C or ``kill`` more often than it finishes; its CPU time must not be lost."""
-    script = benchmark_script()
-    monkeypatch.setattr(script, "RESULTS", tmp_path)
 
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(script, "run_search", stopped)
-    cell = script.MAIN_CELLS[0]
+    monkeypatch.setattr(paper, "run_search", stopped)
+    cell = paper.MAIN_CELLS[0]
     with pytest.raises(KeyboardInterrupt):
-        script.grow(cell, 1, {cell.model: None}, 1)
-    timing = script._timing()
+        paper.grow(tmp_path, cell, 1, {cell.model: None}, 1)
+    timing = paper.read_timing(tmp_path)
     assert timing[cell.name]["samples"] == 0
     assert timing[cell.name]["cpu_seconds"] >= 0 and timing[cell.name]["wall_seconds"] > 0
+
+
+def test_blocks_are_filled_whole_and_a_missing_block_is_refused():
+    document = "intro\n<!-- a -->\nold\n<!-- /a -->\nend\n"
+    assert paper.fill_blocks(document, {"a": "new"}) == "intro\n<!-- a -->\nnew\n<!-- /a -->\nend\n"
+    assert paper.block_text(paper.fill_blocks(document, {"a": "x\ny"}), "a") == "x\ny"
+    with pytest.raises(ValueError, match="0 <!-- b --> blocks"):
+        paper.fill_blocks(document, {"b": "new"})

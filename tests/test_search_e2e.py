@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cola.cli import main
-from cola.errors import RunConfigError
+from cola.errors import ColaWarning, RunConfigError
 from cola.evaluation.batching import EvaluationBatcher
 from cola.evaluation.scorer import ChainScorer, EvalConfig
 from cola.runs import RunConfig, run_search, sample_seed
@@ -253,7 +253,8 @@ def test_a_sample_stopped_midway_resumes_from_its_journal(smollm, tmp_path, monk
         handle.write('{"chain": [0, 1')
     assert journal.replay() == replayed
     other = RunConfig(task="arith", samples=2, search=SearchConfig(simulations=12, batch_size=4))
-    assert SampleJournal(out, unstopped.sample_id, other.to_json()).replay() == []
+    with pytest.warns(ColaWarning, match="written under other settings"):
+        assert SampleJournal(out, unstopped.sample_id, other.to_json()).replay() == []
 
     new = []
     monkeypatch.setattr(

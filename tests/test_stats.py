@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -11,6 +12,10 @@ from cola.report.stats import (
     Proportion,
     chance_rate,
     oracle_best_chain,
+    paired_shortening,
+    search_vs_baseline,
+    shortened,
+    sign_test,
     summarize,
     summarize_by_level,
     wilson_interval,
@@ -192,3 +197,30 @@ def test_format_summary_labels_oracle_and_shows_baseline_and_chance():
     assert "Wilson" in text
     free = format_summary(summarize([replace(r, num_choices=None) for r in records()]))
     assert "n/a (free-form)" in free
+
+
+def test_sign_test_exact_values():
+    """Two-sided exact binomial at p = 1/2, by hand: P(X <= k) doubled, capped at 1."""
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(3, 3) == 1.0
+    assert sign_test(7, 0) == pytest.approx(2 / 2**7)
+    assert sign_test(0, 7) == sign_test(7, 0)
+    assert sign_test(5, 7) == pytest.approx(2 * sum(math.comb(12, i) for i in range(6)) / 2**12)
+    assert sign_test(11, 0) == pytest.approx(2 / 2**11)
+    with pytest.raises(ValueError):
+        sign_test(-1, 2)
+
+
+def test_paired_shortening_of_search_and_baseline():
+    r1, r2, r3, r4 = records()
+    assert shortened(r1, r1.search) == (True, 5)
+    assert shortened(r2, r2.search) == (False, L)  # only the original is correct
+    assert shortened(r1, r1.baseline) == (False, L) and shortened(r2, r2.baseline) == (True, 5)
+    pairs = search_vs_baseline(records())  # r3, r4 were wrong at first: not paired
+    assert pairs.n == 2 and (pairs.a.successes, pairs.b.successes) == (1, 1)
+    assert (pairs.only_a, pairs.only_b, pairs.p) == (1, 1, 1.0)
+    assert (pairs.depth_a, pairs.depth_b) == (5.5, 5.5)
+    one_sided = paired_shortening([((True, 4), (False, 6))] * 6 + [((True, 5), (True, 5))])
+    assert (one_sided.only_a, one_sided.only_b) == (6, 0)
+    assert one_sided.p == pytest.approx(2 / 2**6) and one_sided.depth_a == pytest.approx(29 / 7)
+    assert paired_shortening([]).depth_a is None and paired_shortening([]).p == 1.0

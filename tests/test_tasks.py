@@ -37,7 +37,15 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def test_registry_lists_every_task():
-    assert list_tasks() == ["arc_challenge", "arc_easy", "arith", "gsm8k", "math"]
+    assert list_tasks() == [
+        "arc_challenge",
+        "arc_easy",
+        "arith",
+        "gsm8k",
+        "gsm8k_direct",
+        "math",
+        "math_direct",
+    ]
     assert get_task("ARC-Easy").name == "arc_easy"
     assert get_task("math").has_levels
 

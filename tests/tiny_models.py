@@ -2,7 +2,8 @@
 
 Each entry names a transformers ``model_type`` and the config settings that make it tiny
 (hidden 64, 4 layers, vocabulary 128) or select a variant (a sliding window of 8 tokens,
-Granite's multipliers, Falcon's new decoder architecture, ALiBi). The weights are random
+Granite's multipliers, Falcon's new decoder architecture, ALiBi, SmolLM3's NoPE layers, a
+dense layer among MoE layers). The weights are random
 but real: the tests compare cola's chains with the stock transformers forward and with
 physically unrolled copies, never with cola itself. Tokens are ids; where a tokenizer is
 needed (decoding, saved model directories) :func:`tiny_tokenizer` is a real word-level
@@ -60,6 +61,7 @@ SUPPORTED = [
     Arch("qwen2-moe", "qwen2_moe", dict(MOE, shared_expert_intermediate_size=32)),
     Arch("qwen3", "qwen3"),
     Arch("qwen3-moe", "qwen3_moe", MOE),
+    Arch("qwen3-moe-dense-layer", "qwen3_moe", dict(MOE, mlp_only_layers=[1])),  # layer 1: a plain MLP
     Arch("phi3", "phi3"),
     Arch("olmo", "olmo"),
     Arch("olmo2", "olmo2"),
@@ -75,6 +77,7 @@ SUPPORTED = [
             layer_types=["sliding_attention", "sliding_attention", "full_attention", "sliding_attention"],
         ),
     ),
+    Arch("smollm3-nope", "smollm3", dict(no_rope_layers=[1, 0, 1, 1])),  # layer 1 has no rotary embedding
     Arch("gpt-oss-sliding", "gpt_oss", dict(SLIDING, num_local_experts=4, num_experts_per_tok=2)),
     Arch("cohere2-sliding", "cohere2", SLIDING),
     # the architectures whose forward adds a step around the layer stack (engine/facts.py)

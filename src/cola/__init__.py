@@ -22,7 +22,7 @@ _EXPORTS = {
     "ChainModel": "engine.model",
     "get_task": "tasks",
     "ChainScorer": "evaluation.scorer",
-    "EvalConfig": "evaluation.scorer",
+    "EvalConfig": "evaluation.config",
     "SearchConfig": "search",
     "get_strategy": "search",
     "RunConfig": "runs.config",

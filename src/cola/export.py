@@ -41,7 +41,7 @@ from typing import Any
 
 from cola.engine.chain import Chain, format_chain, parse_chain, validate_chain
 from cola.errors import ColaError, ModelNotFoundError
-from cola.outputs import check_target, staged_dir, write_file_atomic
+from cola.outputs import EXPORT, MERGEKIT_RECIPE, check_target, output_path, staged_dir, write_file_atomic
 
 FORMATS = ("mergekit", "hf", "peft")
 MERGEKIT_DTYPES = ("float32", "float16", "bfloat16")
@@ -347,9 +347,10 @@ def export_chain(
     if fmt not in FORMATS:
         raise ColaError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     parse_chain(chain_spec, max_length=max_length)  # a malformed spec fails before anything is loaded
-    out = Path(out)
+    out = output_path(out)
     yaml_file = fmt == "mergekit" and out.suffix.lower() in (".yaml", ".yml")
-    check_target(out, force, is_dir=not yaml_file)  # and so does a target in the way
+    kind = MERGEKIT_RECIPE if yaml_file else EXPORT
+    check_target(out, force, is_dir=not yaml_file, kind=kind)  # and so does a target in the way
     ref = _model_ref(model_name)
     if fmt == "mergekit":
         text = _mergekit_text(ref, chain_spec, dtype, model, max_length)

@@ -20,8 +20,9 @@ import warnings
 from collections.abc import Sequence
 
 from cola.cli import export, predict, report, run, search, sweep  # noqa: F401  (register their subcommands)
+from cola.cli.options import flag_naming
 from cola.cli.registry import COMMANDS
-from cola.errors import ColaError, ColaWarning
+from cola.errors import ColaError, ColaWarning, SettingError
 
 __all__ = ["build_parser", "main"]
 
@@ -55,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _one_line_warning
             return args.func(args)
     except ColaError as exc:
-        message = " ".join(str(exc).split("\n"))  # one line, whatever a library message held
+        text = flag_naming(exc, args) if isinstance(exc, SettingError) else str(exc)
+        message = " ".join(text.split("\n"))  # one line, whatever a library message held
         print(f"cola: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
-from cola.cli.placement import add_placement_arguments, placement_from_args
+from cola.cli.options import add_setting_options, config_from_args
+from cola.cli.placement import add_placement_arguments
 from cola.cli.registry import command
 from cola.errors import ColaError
+from cola.outputs import DETAILS, EVALUATION, PREDICTIONS, check_target, write_output
+from cola.predict.options import FitOptions
+from cola.predict.registry import PREDICTORS, canonical_name
 
-# cola.predict.fit.PREDICTORS, listed here so that ``cola --help`` does not import torch (tested equal).
-PREDICTORS = ("knn", "polar", "dataset", "block-influence", "angular", "greedy-drop")
+# The fitting settings predict and evaluate expose (``--drop`` is listed beside ``--predictor``).
+FIT_SETTINGS = ["layer", "no_correct", "seed", "epochs", "simulations", "length_penalty", "train_samples"]
+
+__all__ = ["PREDICTORS", "load_test_split", "predictor_list"]
 
 
 def predictor_list(text: str) -> list[str]:
     """``knn`` or ``knn,block-influence,...``: each a known predictor, none twice."""
-    kinds = [k.strip() for k in text.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in PREDICTORS]
-    if not kinds or unknown or len(set(kinds)) != len(kinds):
+    try:
+        kinds = [canonical_name(k.strip(), PREDICTORS) for k in text.split(",") if k.strip()]
+    except ColaError:
+        kinds = []
+    if not kinds or len(set(kinds)) != len(kinds):
         raise argparse.ArgumentTypeError(
             f"expected distinct names from {', '.join(PREDICTORS)}; got {text!r}"
         )
@@ -35,9 +42,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         default=["knn"],
         help=f"one of {', '.join(PREDICTORS)}; evaluate takes several, comma-separated",
     )
-    p.add_argument(
-        "--drop", type=int, default=None, help="layers to drop (block-influence, angular, greedy-drop)"
-    )
+    add_setting_options(p, FitOptions, ["drop"])
     p.add_argument("--model", default=None, help="default: the run's model")
     p.add_argument("--task", default=None, help="default: the run's task")
     p.add_argument(
@@ -49,23 +54,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=None, help="test data seed (generated tasks; default: the run's)"
     )
     p.add_argument("--top-k", type=int, default=5, help="chains proposed per sample")
-    p.add_argument("--layer", type=int, default=None, help="embedding layer (default: half the depth)")
-    p.add_argument(
-        "--no-correct",
-        choices=["skip", "full"],
-        default="skip",
-        help="training samples with no correct chain: drop them or target the full chain",
-    )
-    p.add_argument("--fit-seed", type=int, default=0, help="PoLar init / dataset-search seed")
-    p.add_argument("--epochs", type=int, default=300, help="PoLar training epochs")
-    p.add_argument("--simulations", type=int, default=64, help="dataset-level search budget")
-    p.add_argument(
-        "--length-penalty",
-        type=float,
-        default=0.1,
-        help="dataset chain objective: train accuracy - penalty * len/L",
-    )
-    p.add_argument("--train-samples", type=int, default=None, help="dataset search: first N training samples")
+    add_setting_options(p, FitOptions, FIT_SETTINGS)
     add_placement_arguments(
         p, dtype_default=None, dtype_help="default: the run's dtype; or auto, float32, bfloat16, float16"
     )
@@ -82,55 +71,30 @@ def _prepare(args):
 
 def load_test_split(args):
     """The training run, the model, a scorer and the test samples disjoint from the run's."""
-    from cola.engine.model import ChainModel
-    from cola.evaluation.scorer import ChainScorer
-    from cola.predict.base import load_training_run
-    from cola.predict.evaluate import disjoint_from
-    from cola.runs.config import load_samples
+    from cola.predict.heldout import load_heldout
 
     _check_numbers(args)
-    run = load_training_run(args.run)
-    test_config = dataclasses.replace(
-        run.config,
-        model=args.model or run.config.model,
-        task=args.task or run.config.task,
-        data=args.data or run.config.data,
+    heldout = load_heldout(
+        args.run,
+        model=args.model,
+        task=args.task,
+        data=args.data,
         split=args.split,
         samples=args.samples or None,
-        data_seed=run.config.questions_seed if args.seed is None else args.seed,
-        dtype=args.dtype or run.config.dtype,
+        seed=args.seed,
+        dtype=args.dtype,
+        device=args.device,
     )
-    placement = placement_from_args(args, test_config.dtype)
-    test_config = dataclasses.replace(test_config, dtype=placement.dtype)
-    if test_config.task != run.config.task:
-        raise ColaError(f"the run is on task {run.config.task}, not {test_config.task}")
-    test_config.validate()
-    task, samples = load_samples(test_config)
-    samples, dropped = disjoint_from(samples, list(run.samples.values()))
-    if not samples:
-        raise ColaError("every test sample also occurs in the training run: pick a disjoint split/data/seed")
-    if dropped:
-        print(f"# dropped {dropped} test samples that also occur in the training run", file=sys.stderr)
-    model = ChainModel.from_pretrained(
-        test_config.model, dtype=placement.dtype, device=placement.device, self_check=args.self_check
-    )
-    scorer = ChainScorer(model, task, run.config.eval)
-    return run, model, scorer, samples, dropped
+    if heldout.dropped:
+        print(
+            f"# dropped {heldout.dropped} test samples that also occur in the training run", file=sys.stderr
+        )
+    model, scorer = heldout.load_model(self_check=args.self_check)
+    return heldout.run, model, scorer, heldout.samples, heldout.dropped
 
 
-def fit_options(args):
-    from cola.predict.fit import FitOptions
-
-    return FitOptions(
-        layer=args.layer,
-        no_correct=args.no_correct,
-        seed=args.fit_seed,
-        epochs=args.epochs,
-        simulations=args.simulations,
-        length_penalty=args.length_penalty,
-        train_samples=args.train_samples,
-        drop=getattr(args, "drop", None),
-    )
+def fit_options(args) -> FitOptions:
+    return config_from_args(FitOptions, args, FIT_SETTINGS, drop=getattr(args, "drop", None))
 
 
 def fit_kind(kind: str, args, model, run, scorer):
@@ -156,6 +120,7 @@ def _check_numbers(args) -> None:
 def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     _add_common(p)
     p.add_argument("--out", required=True, help="JSONL of predicted chains, one line per test sample")
+    p.add_argument("--force", action="store_true", help="replace an earlier predictions file at --out")
 
 
 @command(
@@ -163,37 +128,16 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
 )
 def cmd_predict(args) -> int:
     """Write the top-k predicted chains of each test sample (labels are never read)."""
-    import torch
-
-    from cola.engine.chain import format_chain
-    from cola.predict.embedding import prompt_embedding
+    from cola.predict.heldout import predict_chains
 
     if len(args.predictor) != 1:
         raise ColaError("predict takes one --predictor; evaluate compares several")
+    check_target(args.out, args.force, is_dir=False, kind=PREDICTIONS)  # before any run or model is read
     model, scorer, samples, fitted = _prepare(args)
     predictor = fitted.predictor
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w") as handle:
-        for sample in samples:
-            evaluator = scorer.for_sample(sample)
-            if predictor.needs_embeddings():
-                embedding = prompt_embedding(model, evaluator.input_ids, predictor.embedding_layer)[None]
-            else:
-                embedding = torch.zeros(1, 0)
-            chains = predictor.rank(embedding, args.top_k)[0]
-            handle.write(
-                json.dumps(
-                    {
-                        "sample_id": sample.id,
-                        "predictor": predictor.name,
-                        "chains": [list(c) for c in chains],
-                        "specs": [format_chain(c) for c in chains],
-                        "lengths": [len(c) for c in chains],
-                    }
-                )
-                + "\n"
-            )
+    rows = predict_chains(predictor, model, scorer, samples, args.top_k)
+    lines = [json.dumps(row) + "\n" for row in rows]
+    out = write_output(args.out, "".join(lines), args.force, PREDICTIONS)  # every line, or nothing
     print(f"# {predictor.name}: {json.dumps(fitted.info)}", file=sys.stderr)
     print(f"wrote predictions for {len(samples)} samples to {out}")
     return 0
@@ -205,6 +149,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vote", type=int, default=3, help="chain vote over the top-m chains")
     p.add_argument("--json", default=None, help="also write the report as JSON here")
     p.add_argument("--details", default=None, help="per-sample results as JSONL here")
+    p.add_argument(
+        "--force", action="store_true", help="replace earlier --json / --details files of evaluate"
+    )
 
 
 @command(
@@ -220,6 +167,7 @@ def cmd_evaluate(args) -> int:
     """
     from cola.predict.evaluate import evaluate_predictor, format_comparison
 
+    _check_report_targets(args)
     run, model, scorer, samples, dropped = load_test_split(args)
     reports = []
     for kind in args.predictor:
@@ -237,13 +185,26 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _check_report_targets(args) -> None:
+    """``--json`` and ``--details`` under the output rule, before any run or model is read."""
+    if args.json is not None:
+        check_target(args.json, args.force, is_dir=False, kind=EVALUATION)
+    if args.details is not None:
+        check_target(args.details, args.force, is_dir=False, kind=DETAILS)
+    if args.json is not None and args.details is not None and Path(args.json) == Path(args.details):
+        raise ColaError(f"--json and --details both name {args.json}; give two files")
+
+
 def _write_reports(args, reports) -> None:
     """``--json``: one report (one predictor) or a list; ``--details``: every sample, tagged by predictor."""
-    if args.json:
+    if args.json is not None:
         data = [r.to_json() for r in reports]
-        Path(args.json).write_text(json.dumps(data[0] if len(data) == 1 else data, indent=2) + "\n")
-    if args.details:
-        with Path(args.details).open("w") as handle:
-            for report in reports:
-                for result in report.samples:
-                    handle.write(json.dumps({"predictor": report.predictor, **result.to_json()}) + "\n")
+        text = json.dumps(data[0] if len(data) == 1 else data, indent=2) + "\n"
+        write_output(args.json, text, args.force, EVALUATION)
+    if args.details is not None:
+        rows = [
+            json.dumps({"predictor": report.predictor, **result.to_json()}) + "\n"
+            for report in reports
+            for result in report.samples
+        ]
+        write_output(args.details, "".join(rows), args.force, DETAILS)

@@ -8,6 +8,7 @@ from cola.cli.registry import command
 def add_report_arguments(p) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (two or more are compared)")
     p.add_argument("--out", required=True, help="directory for report.html, report.md and figures")
+    p.add_argument("--force", action="store_true", help="replace an earlier report at --out (nothing else)")
 
 
 @command(
@@ -18,6 +19,6 @@ def add_report_arguments(p) -> None:
 def cmd_report(args) -> int:
     from cola.report.render import report
 
-    written = report(args.runs, args.out)
+    written = report(args.runs, args.out, force=args.force)
     print(f"wrote {written['html']} and {written['markdown']}")
     return 0

@@ -22,6 +22,12 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", required=True, help="prompt text (use --chat to wrap it in the chat template)")
     p.add_argument("--chat", action="store_true", help="apply the tokenizer's chat template to the prompt")
     p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument(
+        "--no-draft",
+        dest="draft",
+        action="store_false",
+        help="decode one token per step, without drafted tokens (the text is the same)",
+    )
     add_placement_arguments(p)
 
 
@@ -50,7 +56,7 @@ def cmd_run(args) -> int:
         prompt = model.tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
         )
-    out = model.generate(prompt, chain=chain, max_new_tokens=args.max_new_tokens)[0]
+    out = model.generate(prompt, chain=chain, max_new_tokens=args.max_new_tokens, draft=args.draft)[0]
     print(f"# chain {format_chain(chain)} ({len(chain)} of {model.num_layers} layers)", file=sys.stderr)
     print(out.text)
     return 0

@@ -4,57 +4,40 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from pathlib import Path
 
+from cola.cli.options import add_setting_options, config_from_args
 from cola.cli.placement import add_placement_arguments, placement_from_args
 from cola.cli.registry import command
 from cola.errors import ColaError, UsageError
+from cola.evaluation.config import EvalConfig
+from cola.runs.config import RunConfig, default_recheck, default_source
+from cola.search import SearchConfig, strategy_names
 
-DEFAULT_RECHECK = 4  # chains per sample re-evaluated naively by default in bfloat16/float16 (fast mode)
+# The settings ``cola search`` exposes, each group in the order ``--help`` lists them.
+RUN_DATA = ["model", "task", "data", "split", "samples", "levels"]
+SEARCH = ["strategy", "simulations", "exploration_c", "length_penalty", "max_length_factor", "batch_size"]
+SEARCH_STOP = ["early_stop"]
+ARMS = ["baseline", "baseline_strategy", "decoy"]
+EVAL = ["scoring", "style", "max_new_tokens", "mode", "draft"]
+EVAL_CACHE = ["prefix_cache_mb"]
+SEEDS = ["seed", "data_seed"]
 
 
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="smollm2-135m")
-    p.add_argument("--task", default="arith", help="arc_easy, arc_challenge, gsm8k, math, arith")
-    p.add_argument("--data", default=None, help="bundled (default where shipped), hf, or a local JSONL path")
-    p.add_argument("--split", default="test")
-    p.add_argument("--samples", type=int, default=20, help="first N samples (0 = all)")
-    p.add_argument("--levels", default=None, help="MATH levels, e.g. 1,2")
-    p.add_argument("--strategy", default="mcts")
-    p.add_argument("--simulations", type=int, default=200)
-    p.add_argument(
-        "--c", dest="exploration_c", type=float, default=math.sqrt(2), help="UCB exploration constant"
+    from cola.tasks import list_tasks
+
+    add_setting_options(
+        p,
+        RunConfig,
+        RUN_DATA,
+        task={"help": ", ".join(list_tasks())},
+        data={"default": None},  # None: the task's own default source (Task.default_source)
     )
-    p.add_argument("--length-penalty", type=float, default=5.0, help="lambda in the UCB length penalty")
-    p.add_argument("--max-length-factor", type=float, default=2.0)
-    p.add_argument("--batch-size", type=int, default=1, help="leaves per MCTS round (virtual loss)")
-    p.add_argument("--early-stop", action="store_true", help="stop once a shorter correct chain is found")
-    p.add_argument(
-        "--no-baseline", action="store_true", help="skip the random baseline (same budget and reach)"
-    )
-    p.add_argument(
-        "--baseline",
-        dest="baseline_strategy",
-        default="random_matched",
-        choices=["random_matched", "random_nearby"],
-        help="random_matched: the search's own edit counts (default); random_nearby: 1-4 edits",
-    )
-    p.add_argument(
-        "--no-decoy",
-        action="store_true",
-        help="skip the decoy-label control search (it costs up to one more search per sample)",
-    )
-    p.add_argument("--scoring", choices=["generate", "choice"], default="generate")
-    p.add_argument("--style", choices=["auto", "chat", "base"], default="auto")
-    p.add_argument("--max-new-tokens", type=int, default=None)
-    p.add_argument(
-        "--mode",
-        choices=["fast", "naive", "exact"],
-        default="fast",
-        help="exact: fast, but each chain in its own layer calls, so answers never depend on "
-        "batch-mates (in bfloat16/float16 fast ones can)",
-    )
+    add_setting_options(p, SearchConfig, SEARCH, strategy={"help": ", ".join(strategy_names())})
+    add_setting_options(p, SearchConfig, SEARCH_STOP)
+    add_setting_options(p, RunConfig, ARMS)
+    add_setting_options(p, EvalConfig, EVAL)
     p.add_argument(
         "--recheck",
         type=int,
@@ -63,26 +46,14 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
         help="re-evaluate N random chains per sample naively; cola summary reports the agreement "
         "(default: 4 with --mode fast in bfloat16/float16, else 0)",
     )
-    p.add_argument(
-        "--prefix-cache-mb",
-        type=float,
-        default=1024.0,
-        help="memory for cached prompt states, shared by the samples searched together",
-    )
+    add_setting_options(p, EvalConfig, EVAL_CACHE)
     p.add_argument(
         "--concurrent-samples",
         type=int,
         default=4,
         help="samples searched at once, sharing model passes (1 = one after another)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seeds the searches")
-    p.add_argument(
-        "--data-seed",
-        type=int,
-        default=None,
-        help="picks generated questions (arith; default: --seed), so search variance can be "
-        "measured on fixed questions",
-    )
+    add_setting_options(p, RunConfig, SEEDS)
     add_placement_arguments(p)
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue an existing run directory")
@@ -108,41 +79,19 @@ def parse_levels(text: str | None) -> list[int] | None:
         raise UsageError(f"--levels must be comma-separated integers like 1,2, got {text!r}") from None
 
 
-def run_config_from_args(args):
-    from cola.evaluation.scorer import EvalConfig
-    from cola.runs.config import RunConfig
-    from cola.search import SearchConfig
-
-    levels = parse_levels(args.levels)
-    data = args.data or ("generated" if args.task == "arith" else "bundled")
-    return RunConfig(
-        model=args.model,
-        task=args.task,
-        data=data,
-        split=args.split,
+def run_config_from_args(args) -> RunConfig:
+    """The run config the options describe; ``--samples 0`` (all) and ``--data``'s default are the CLI's."""
+    if args.samples < 0:
+        raise UsageError(f"--samples must be a positive integer (0 = all), got {args.samples}")
+    return config_from_args(
+        RunConfig,
+        args,
+        ["model", "task", "split", *ARMS, *SEEDS],
+        data=args.data or default_source(args.task),
         samples=args.samples or None,
-        levels=levels,
-        seed=args.seed,
-        data_seed=args.data_seed,
-        baseline=not args.no_baseline,
-        baseline_strategy=args.baseline_strategy,
-        decoy=not args.no_decoy,
-        search=SearchConfig(
-            strategy=args.strategy,
-            simulations=args.simulations,
-            exploration_c=args.exploration_c,
-            length_penalty=args.length_penalty,
-            max_length_factor=args.max_length_factor,
-            batch_size=args.batch_size,
-            early_stop=args.early_stop,
-        ),
-        eval=EvalConfig(
-            mode=args.mode,
-            scoring=args.scoring,
-            style=args.style,
-            max_new_tokens=args.max_new_tokens,
-            prefix_cache_mb=args.prefix_cache_mb,
-        ),
+        levels=parse_levels(args.levels),
+        search=config_from_args(SearchConfig, args, SEARCH + SEARCH_STOP),
+        eval=config_from_args(EvalConfig, args, EVAL + EVAL_CACHE),
         dtype=args.dtype,
     )
 
@@ -153,6 +102,7 @@ def run_config_from_args(args):
     add_search_arguments,
 )
 def cmd_search(args) -> int:
+    from cola.runs.preflight import check_search
     from cola.runs.runner import run_search
 
     if args.concurrent_samples < 1:
@@ -164,10 +114,10 @@ def cmd_search(args) -> int:
     config = run_config_from_args(args).validate()  # bad settings: one line, before the placement line
     placement = placement_from_args(args)
     config = dataclasses.replace(config, dtype=placement.dtype)
+    check_search(config, args.out, args.resume)  # data, depth, --out and resumed records: before any write
     recheck = args.recheck
-    if recheck is None:  # reduced precision: every fast run measures its own agreement with the naive path
-        reduced = placement.dtype != "float32" and args.mode == "fast" and not args.ray
-        recheck = DEFAULT_RECHECK if reduced else 0
+    if recheck is None:
+        recheck = default_recheck(placement.dtype, config.eval.mode, distributed=bool(args.ray))
     if args.ray:
         from cola.runs.distributed import run_search_ray
 
@@ -215,6 +165,7 @@ def add_summary_arguments(p: argparse.ArgumentParser) -> None:
     add_summary_arguments,
 )
 def cmd_summary(args) -> int:
+    from cola.runs.saved import checked_config_json
     from cola.runs.store import RunStore
 
     if not Path(args.run).is_dir():
@@ -223,5 +174,5 @@ def cmd_summary(args) -> int:
     records = store.load_records()
     if not records:
         raise ColaError(f"no records in {args.run}")
-    _print_summary(records, (store.load_config() or {}).get("dtype"))
+    _print_summary(records, (checked_config_json(args.run) or {}).get("dtype"))
     return 0

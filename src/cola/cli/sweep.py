@@ -6,17 +6,24 @@ import argparse
 import json
 from pathlib import Path
 
+from cola.cli.options import add_setting_options, config_from_args
 from cola.cli.placement import add_placement_arguments
 from cola.cli.predict import load_test_split
 from cola.cli.registry import command
+from cola.errors import ColaError
+from cola.predict.options import FitOptions
+from cola.predict.registry import DEPTH_METHODS as METHODS
+from cola.predict.registry import canonical_name
 
-# cola.predict.depth.DEPTH_METHODS, listed here so that ``cola --help`` does not import torch (tested equal).
-METHODS = ("block-influence", "angular", "greedy-drop", "dataset")
+SWEEP_FIT_SETTINGS = ["simulations", "length_penalty", "seed", "train_samples"]  # in --help order
 
 
 def method_list(text: str) -> list[str]:
-    methods = [m.strip() for m in text.split(",") if m.strip()]
-    if not methods or any(m not in METHODS for m in methods) or len(set(methods)) != len(methods):
+    try:
+        methods = [canonical_name(m.strip(), METHODS, "method") for m in text.split(",") if m.strip()]
+    except ColaError:
+        methods = []
+    if not methods or len(set(methods)) != len(methods):
         raise argparse.ArgumentTypeError(f"expected distinct names from {', '.join(METHODS)}; got {text!r}")
     return methods
 
@@ -54,16 +61,20 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seed", type=int, default=None, help="test data seed (generated tasks; default: the run's)"
     )
-    p.add_argument("--simulations", type=int, default=64, help="dataset chain: search budget (chains tried)")
-    p.add_argument("--length-penalty", type=float, default=0.1, help="dataset chain objective penalty")
-    p.add_argument("--fit-seed", type=int, default=0, help="dataset chain search seed")
-    p.add_argument(
-        "--train-samples", type=int, default=None, help="greedy-drop / dataset: first N training samples"
+    add_setting_options(
+        p,
+        FitOptions,
+        SWEEP_FIT_SETTINGS,
+        simulations={"help": "dataset chain: search budget (chains tried)"},
+        length_penalty={"help": "dataset chain objective penalty"},
+        seed={"help": "dataset chain search seed"},
+        train_samples={"help": "greedy-drop / dataset: first N training samples"},
     )
     add_placement_arguments(
         p, dtype_default=None, dtype_help="default: the run's dtype; or auto, float32, bfloat16, float16"
     )
     p.add_argument("--out", required=True, help="directory for sweep.json, sweep.md and sweep.png")
+    p.add_argument("--force", action="store_true", help="replace an earlier sweep at --out (nothing else)")
 
 
 @command(
@@ -73,29 +84,24 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
 )
 def cmd_sweep(args) -> int:
     """Fit each method once for every drop count, score on the test split, write table, JSON and plot."""
-    from cola.errors import ColaError
-    from cola.predict.fit import FitOptions
+    from cola.outputs import SWEEP, check_target, staged_dir
     from cola.predict.sweep import depth_sweep, plot_sweep
 
+    check_target(args.out, args.force, kind=SWEEP)  # before any run or model is read
     run, model, scorer, samples, dropped = load_test_split(args)
     if max(args.drops) >= model.num_layers:
         raise ColaError(
             f"--drops goes up to {max(args.drops)}, but the model has only {model.num_layers} layers"
         )
-    options = FitOptions(
-        seed=args.fit_seed,
-        simulations=args.simulations,
-        length_penalty=args.length_penalty,
-        train_samples=args.train_samples,
-    )
+    options = config_from_args(FitOptions, args, SWEEP_FIT_SETTINGS)
     sweep = depth_sweep(model, scorer, run, samples, args.methods, args.drops, options)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     data = {**sweep.to_json(), "test_dropped_overlap": dropped}
-    (out / "sweep.json").write_text(json.dumps(data, indent=2) + "\n")
     table = sweep.markdown()
-    (out / "sweep.md").write_text(table + "\n")
-    plot_sweep([sweep], out / "sweep.png")
+    with staged_dir(out, args.force, SWEEP) as staging:  # all three files, or none
+        (staging / "sweep.json").write_text(json.dumps(data, indent=2) + "\n")
+        (staging / "sweep.md").write_text(table + "\n")
+        plot_sweep([sweep], staging / "sweep.png")
     print(table)
     print(f"wrote {out / 'sweep.json'}, {out / 'sweep.md'} and {out / 'sweep.png'}")
     return 0

@@ -7,8 +7,10 @@ model is wrapped (:mod:`~cola.engine.selfcheck`), device and dtype
 (:mod:`~cola.engine.placement`), loading models (:mod:`~cola.engine.loading`), the chain
 forward with one KV slot per chain position (:mod:`~cola.engine.model`,
 :mod:`~cola.engine.state`), lock-step lanes and the greedy decoder
-(:mod:`~cola.engine.lanes`, :mod:`~cola.engine.decoding`) and the physically unrolled
-reference (:mod:`~cola.engine.unroll`). It knows nothing of tasks, search or runs.
+(:mod:`~cola.engine.lanes`, :mod:`~cola.engine.decoding`), its drafted tokens
+(:mod:`~cola.engine.drafting`), what those need from a model (:mod:`~cola.engine.runner`)
+and the physically unrolled reference (:mod:`~cola.engine.unroll`). It knows nothing of
+tasks, search or runs.
 
 May import: cola.errors
 """

@@ -1,7 +1,7 @@
 """Lock-step execution of many chains over the same tokens.
 
-Candidate chains of one sample read the same prompt, and during decoding they advance one
-token at a time together. Whatever their positions, two chains that need the *same
+Candidate chains of one sample read the same prompt, and during decoding they advance
+together, each by its next token (and any drafted tokens after it). Whatever their positions, two chains that need the *same
 pretrained layer* next can share one batched call of that layer: stack their hidden states
 and their slot caches along the batch dimension, run the layer once, split the results.
 Lanes whose chain prefixes are identical hold identical states, so they are computed once.
@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
+from cola.engine.anatomy import FULL
 from cola.engine.chain import Chain
+from cola.engine.runner import ChainRunner
 from cola.engine.state import ChainCache, StepInputs, load_slot, slot_seen
-
-if TYPE_CHECKING:  # pragma: no cover
-    from cola.engine.model import ChainModel
 
 
 @dataclass
@@ -44,7 +42,7 @@ class Lane:
 
 
 def run_lanes(
-    model: ChainModel,
+    model: ChainRunner,
     lanes: Sequence[Lane],
     step: StepInputs | None = None,
     on_position: Callable[[Lane], None] | None = None,
@@ -57,15 +55,15 @@ def run_lanes(
     MCTS batches it makes about a quarter fewer layer calls than picking the most-demanded
     layer). Lanes of one group with the same chain prefix and the same generated tokens
     hold identical states, so only one of them computes and the others copy its result.
-    Lanes with different step inputs (one new token each, different prompts) run in one
-    call with their caches left-padded to a common length and masked.
+    Lanes with different step inputs (different prompts, or drafts of different lengths;
+    any number of new tokens each) run in one call, padded and masked (:func:`_run_padded`).
     ``on_position(lane)`` is called after each position a lane completes (before it advances).
     ``separate``: every computing lane gets its own layer call (batch of one), so its
     arithmetic does not depend on which other lanes run beside it (in bfloat16 a batched
     call may round differently); lanes with identical states still share one result.
     """
     work = 0
-    masks: dict[tuple, torch.Tensor | None] = {}  # padded-call masks by (kind, row lengths)
+    padded_steps: dict[tuple, StepInputs] = {}  # padded-call inputs by (kind, rows' lengths and positions)
     while True:
         active = [lane for lane in lanes if not lane.finished]
         if not active:
@@ -80,7 +78,7 @@ def run_lanes(
         elif len(steps) == 1:
             _run_stacked(model, layer_index, runners, next(iter(steps.values())))
         else:
-            _run_padded(model, layer_index, runners, step, masks)
+            _run_padded(model, layer_index, runners, step, padded_steps)
         for lane, leader in followers:
             lane.hidden = leader.hidden
             source = leader.cache.layers[leader.position]
@@ -105,15 +103,17 @@ def _leaders_and_followers(group: Sequence[Lane]) -> tuple[list[Lane], list[tupl
     return list(leaders.values()), followers
 
 
-def _run_one(model: ChainModel, layer_index: int, lane: Lane, step: StepInputs) -> None:
+def _run_one(model: ChainRunner, layer_index: int, lane: Lane, step: StepInputs) -> None:
     lane.hidden = model.call_layer(layer_index, lane.hidden, step, lane.cache, lane.position)
 
 
-def _run_stacked(model: ChainModel, layer_index: int, runners: list[Lane], step: StepInputs) -> None:
+def _run_stacked(model: ChainRunner, layer_index: int, runners: list[Lane], step: StepInputs) -> None:
     """Lanes reading the same tokens: stack states and equal-length caches along the batch."""
     kind = model.anatomy.layer_types[layer_index]
     shared = ChainCache([kind], model.anatomy.sliding_window)
     slots = [lane.cache.layers[lane.position] for lane in runners]
+    if getattr(slots[0], "record_past", False):  # held lanes: the batch keeps every key too
+        shared.layers[0].record_past = True
     if slots[0].is_initialized and slots[0].get_seq_length() > 0:
         load_slot(
             shared,
@@ -136,72 +136,91 @@ def _run_stacked(model: ChainModel, layer_index: int, runners: list[Lane], step:
 
 
 def _run_padded(
-    model: ChainModel,
+    model: ChainRunner,
     layer_index: int,
     runners: list[Lane],
     default: StepInputs | None,
-    masks: dict[tuple, torch.Tensor | None],
+    padded_steps: dict[tuple, StepInputs],
 ) -> None:
-    """One new token per lane, lanes at different token positions (different prompts).
+    """New tokens of lanes at different token positions (other prompts, or drafts of other lengths).
 
-    Each lane's cached keys are right-aligned and left-padded to the longest, and the
-    padding is masked through transformers' own mask functions, exactly as in batched
-    generation with left padding. With the query in the last column for every row, a
-    sliding window cuts the same padded columns for all rows; each row keeps only its own
-    real keys afterwards (at most ``window - 1``, as an unpadded sliding slot would).
+    Row ``i`` holds ``n_i`` cached keys and ``k_i`` new tokens. Its cached keys are
+    right-aligned and left-padded to the longest (``P`` columns); its new tokens follow in
+    columns ``P .. P + k_i - 1``, right-padded to the most new tokens (``K``). Padding is
+    masked through transformers' own mask functions, exactly as in batched generation with
+    left padding. Because every row's new tokens start in the same column, the column
+    distance between any real query and real key is their distance in tokens, so a sliding
+    window cuts each row where its own window ends. Padded queries (zero states) see the
+    row's real keys, never nothing, and their outputs are dropped. Each row then keeps its
+    own ``n_i + k_i`` keys (a sliding slot trimmed to its window unless held).
     """
     kind = model.anatomy.layer_types[layer_index]
     steps = [lane.step or default for lane in runners]
-    if any(lane.hidden.shape[1] != 1 for lane in runners):
-        raise ValueError("lanes with different step inputs must each carry exactly one new token")
     slots = [lane.cache.layers[lane.position] for lane in runners]
-    lengths = [s.keys.shape[-2] for s in slots]  # decoding: every slot holds the prompt
-    longest = max(lengths)
+    held = [s.keys.shape[-2] for s in slots]  # decoding: every slot holds the prompt
+    counts = [lane.hidden.shape[1] for lane in runners]
+    starts = [int(step.position_ids[0, 0]) for step in steps]
+    for step, count in zip(steps, counts):
+        if step.position_ids.shape[-1] != count:
+            raise ValueError(
+                f"a lane's step inputs cover {step.position_ids.shape[-1]} tokens but it carries {count}"
+            )
+    longest, most = max(held), max(counts)
     first = slots[0].keys
     keys = first.new_zeros(len(runners), first.shape[1], longest, first.shape[3])
     values = torch.zeros_like(keys)
-    for row, (slot, n) in enumerate(zip(slots, lengths)):
+    hidden = runners[0].hidden.new_zeros(len(runners), most, runners[0].hidden.shape[-1])
+    for row, (lane, slot, n, k) in enumerate(zip(runners, slots, held, counts)):
         keys[row, :, longest - n :] = slot.keys[0]
         values[row, :, longest - n :] = slot.values[0]
-    shared = ChainCache([kind], model.anatomy.sliding_window)
+        hidden[row, :k] = lane.hidden[0]
+    shared = ChainCache([FULL], None)  # the window is the mask's job here, not the slot's
     load_slot(shared, 0, keys, values, longest)
-    hidden = torch.cat([lane.hidden for lane in runners])
-    position_ids = torch.cat([s.position_ids for s in steps])
-    mask_key = (kind, tuple(lengths))
-    if mask_key not in masks:
-        visible = torch.zeros(len(runners), longest + 1, dtype=torch.long, device=keys.device)
-        for row, n in enumerate(lengths):
-            visible[row, longest - n :] = 1
-        masks[mask_key] = model.attention_mask(kind, hidden, visible, position_ids, shared, 0)
-    mask = masks[mask_key]
-    rotary = [s.position_embeddings.get(kind) for s in steps]
-    position_embeddings = None if rotary[0] is None else tuple(torch.cat(parts) for parts in zip(*rotary))
-    padded = StepInputs(
-        position_ids, {kind: position_embeddings} if position_embeddings else {}, {kind: mask}
-    )
-    out = model.call_layer(layer_index, hidden, padded, shared, 0)
+    step_key = (kind, tuple(held), tuple(counts), tuple(starts))
+    if step_key not in padded_steps:
+        padded_steps[step_key] = _padded_step(model, kind, hidden, shared, held, counts, starts)
+    out = model.call_layer(layer_index, hidden, padded_steps[step_key], shared, 0)
     merged = shared.layers[0]
-    for row, (lane, slot, n) in enumerate(zip(runners, slots, lengths)):
-        keep = min(n + 1, merged.keys.shape[-2])
-        lane.hidden = out[row : row + 1]
+    for row, (lane, slot, n, k) in enumerate(zip(runners, slots, held, counts)):
+        lane.hidden = out[row : row + 1, :k]
         load_slot(
             lane.cache,
             lane.position,
-            merged.keys[row : row + 1, :, -keep:],
-            merged.values[row : row + 1, :, -keep:],
-            slot_seen(slot) + 1,
+            merged.keys[row : row + 1, :, longest - n : longest + k],
+            merged.values[row : row + 1, :, longest - n : longest + k],
+            slot_seen(slot) + k,
         )
 
 
-def decode_step_inputs(
-    model: ChainModel, lanes: Sequence[Lane], hidden: torch.Tensor, position: int
+def _padded_step(
+    model: ChainRunner,
+    kind: str,
+    hidden: torch.Tensor,
+    shared: ChainCache,
+    held: list[int],
+    counts: list[int],
+    starts: list[int],
 ) -> StepInputs:
-    """Masks and rotary tables for one new token at ``position``, valid for every lane.
+    """Positions and mask of a padded step (see :func:`_run_padded`): each row sees its own
+    ``held`` cached keys, right-aligned, and its ``counts`` new tokens from position ``starts``."""
+    longest, most = max(held), max(counts)
+    offsets = torch.arange(most, device=hidden.device)
+    position_ids = torch.stack([start + offsets for start in starts])
+    visible = torch.zeros(len(held), longest + most, dtype=torch.long, device=hidden.device)
+    for row, (n, k) in enumerate(zip(held, counts)):
+        visible[row, longest - n : longest + k] = 1
+    return model.prepare(hidden, visible, position_ids, shared, [kind])
 
-    All lanes have seen the same tokens, so any lane with a slot of a given attention kind
-    can size that kind's mask.
+
+def decode_step_inputs(
+    model: ChainRunner, lanes: Sequence[Lane], hidden: torch.Tensor, position: int
+) -> StepInputs:
+    """Masks and rotary tables for the new tokens ``hidden`` (``[1, k, H]``) from ``position`` on.
+
+    Valid for every lane that has seen the same number of tokens (``position``), whatever
+    they were: any lane with a slot of a given attention kind can size that kind's mask.
     """
-    positions = torch.tensor([[position]], device=hidden.device)
+    positions = (torch.arange(hidden.shape[1], device=hidden.device) + position).unsqueeze(0)
     merged = StepInputs(positions, {}, {})
     for kind in sorted({kind for lane in lanes for kind in lane.cache.slot_types}):
         owner = next(lane for lane in lanes if kind in lane.cache.slot_types)

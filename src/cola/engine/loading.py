@@ -13,6 +13,7 @@ import contextlib
 import functools
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -168,7 +169,76 @@ def resolve_model_path(name: str) -> str:
     """Map a model name (embedded name, local directory or hub id) to what from_pretrained takes."""
     if name in EMBEDDED_MODELS:
         return str(_materialize_embedded(EMBEDDED_MODELS[name]))
+    check_model_source(name)
     return name
+
+
+# What a local model directory must hold for from_pretrained (weights: any one of these globs).
+WEIGHT_FILES = (
+    "*.safetensors",
+    "pytorch_model*.bin",
+    "*.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+)
+
+
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub is switched off (read now, not at import, so a caller may set it late)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def check_model_source(name: str) -> None:
+    """One line for a ``--model`` that cannot be a model, before transformers tries it (and raises).
+
+    A local path must be a directory holding a ``config.json`` with a ``model_type`` and
+    weights; a cola run directory is named as such. A hub id with the hub offline must be
+    in the local cache, else it fails at once instead of after transformers' retries.
+    Embedded names are always fine here (:func:`resolve_model_path` prepares them).
+    """
+    if name in EMBEDDED_MODELS:
+        return
+    path = Path(name)
+    if path.exists() or path.is_symlink():
+        _check_local_model(name, path)
+    elif hub_offline() and not _in_hub_cache(name):
+        raise ModelNotFoundError(
+            f"model {name!r} not found: not an embedded model ({', '.join(EMBEDDED_MODELS)}), not a local "
+            "directory, and not in the Hugging Face cache; the hub is offline (HF_HUB_OFFLINE is set), "
+            "so it cannot be downloaded"
+        )
+
+
+def _check_local_model(name: str, path: Path) -> None:
+    def refuse(missing: str) -> None:
+        raise ModelNotFoundError(f"--model {name} is not a model directory: {missing}")
+
+    if not path.is_dir():
+        refuse("it is a file (give the directory that holds config.json and the weights)")
+    if any((path / member).exists() for member in ("records.jsonl", ".lock", "inflight")):
+        refuse("it is a cola run directory (export a chain with cola export --format hf first)")
+    config_path = path / "config.json"
+    if not config_path.is_file():
+        refuse("no config.json")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        refuse(f"config.json is not readable JSON ({exc})")
+    if not isinstance(config, dict) or not config.get("model_type"):
+        kind = " (it is a cola run's config)" if isinstance(config, dict) and "search" in config else ""
+        refuse(f"config.json has no model_type{kind}")
+    if not any(next(path.glob(pattern), None) for pattern in WEIGHT_FILES):
+        refuse("no weights (*.safetensors / pytorch_model.bin)")
+
+
+def _in_hub_cache(name: str) -> bool:
+    """Whether a hub id has its config in the local Hugging Face cache (an invalid id is not)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(name, "config.json")
+    except Exception:  # noqa: BLE001 - huggingface_hub's validation errors: not a cached repo
+        return False
+    return isinstance(found, str)
 
 
 def _refuse_non_causal(path: str, offline: bool) -> None:
@@ -201,22 +271,24 @@ def load_model_and_tokenizer(
     from transformers.utils import logging as hf_logging
 
     placement = resolve_placement(device, dtype)
+    check_model_source(name)
     # Said where the weights load (after every check of the inputs); the CLI prints cola's log on stderr.
     logging.getLogger("cola").info("%s", placement.describe())
     hf_logging.disable_progress_bar()  # weight-loading bars drown cola's own progress output
     path = resolve_model_path(name)
-    # Read the offline switch now, not at import time, so a caller (or test) can set it late.
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    offline = hub_offline()
     _refuse_non_causal(path, offline)
     kwargs = {"dtype": placement.torch_dtype, "local_files_only": offline}
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline)
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as exc:
-        if name in EMBEDDED_MODELS or Path(name).exists():
+        if name in EMBEDDED_MODELS:
             raise
-        embedded = ", ".join(EMBEDDED_MODELS)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if Path(name).exists():  # passed check_model_source, yet transformers refuses it (no tokenizer, ...)
+            raise ModelNotFoundError(f"--model {name} is not a loadable model directory ({reason})") from None
+        embedded = ", ".join(EMBEDDED_MODELS)
         raise ModelNotFoundError(
             f"model {name!r} not found: not an embedded model ({embedded}), not a local directory, "
             f"and not loadable from the Hugging Face hub or its offline cache ({reason})"

@@ -326,12 +326,15 @@ class ChainModel:
         chain: Chain | str | Sequence[int] | None = None,
         max_new_tokens: int = 32,
         stop: Callable[[int, str], bool] | None = None,
+        draft: bool = True,
     ) -> list[Generation]:
         """Greedy decoding of each prompt with the chain and its per-position KV cache.
 
         Each prompt is read on its own (no padding inside a prompt's prefill) and all of
         them decode together in lock-step. ``stop(row, text_so_far)`` may end a row early
         (e.g. once its answer is complete); rows also end at EOS or after ``max_new_tokens``.
+        ``draft``: check drafted tokens several at a time (:mod:`cola.engine.drafting`);
+        the greedy text is the same, in fewer sequential steps.
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
@@ -345,4 +348,4 @@ class ChainModel:
             self.check_fits(
                 ids.shape[1], max_new_tokens, "the prompt" if len(prompts) == 1 else f"prompt {row}"
             )
-        return decode_prompts(self, chain, encoded, max_new_tokens, stops).generations
+        return decode_prompts(self, chain, encoded, max_new_tokens, stops, draft=draft).generations

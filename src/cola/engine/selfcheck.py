@@ -15,17 +15,14 @@ steps of a batch of two, twice.
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING
 
 import torch
 from transformers import DynamicCache
 
 from cola.engine.chain import full_chain
 from cola.engine.facts import CACHE_KEYWORDS
+from cola.engine.runner import ChainRunner
 from cola.errors import UnsupportedModelError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from cola.engine.model import ChainModel
 
 # Allowed |chain - stock| per dtype: absolute + relative to the largest |logit|. Both sides
 # run the same kernels, so real differences are far below; a missed step (a scale, the
@@ -73,7 +70,7 @@ def _stock_logits(model, ids, mask, steps) -> list[torch.Tensor]:
     return out
 
 
-def _chain_logits(cm: ChainModel, ids, mask, steps) -> list[torch.Tensor]:
+def _chain_logits(cm: ChainRunner, ids, mask, steps) -> list[torch.Tensor]:
     chain = full_chain(cm.num_layers)
     cache = cm.new_cache(chain)
     out = [cm.forward(chain, ids, mask, cache=cache)]
@@ -83,7 +80,7 @@ def _chain_logits(cm: ChainModel, ids, mask, steps) -> list[torch.Tensor]:
     return out
 
 
-def max_difference(cm: ChainModel) -> tuple[float, float]:
+def max_difference(cm: ChainRunner) -> tuple[float, float]:
     """``(max |chain - stock| over real tokens, max |stock logit|)`` on the probe."""
     ids, mask, steps = probe(int(cm.anatomy.embed.weight.shape[0]), cm.device)
     with torch.inference_mode():
@@ -98,7 +95,7 @@ def max_difference(cm: ChainModel) -> tuple[float, float]:
     return float(diff), float(scale)
 
 
-def check_against_stock(cm: ChainModel) -> float:
+def check_against_stock(cm: ChainRunner) -> float:
     """Refuse ``cm`` unless its full chain reproduces the model's own forward; returns the max difference."""
     name = type(cm.model).__name__
     try:

@@ -63,16 +63,56 @@ class SlotView:
 
 
 def load_slot(cache: ChainCache, slot: int, keys: torch.Tensor, values: torch.Tensor, seen: int) -> None:
-    """Fill one slot of a fresh cache with KV computed earlier (tensors are shared, not copied).
+    """Fill one slot of a cache with KV computed earlier (tensors are shared, not copied).
 
-    Safe to share: cache layers grow by concatenation into new tensors, never in place.
+    Safe to share: cache layers grow by concatenation into new tensors, never in place. A
+    sliding slot keeps its last ``window - 1`` keys, as its own update would, unless it is
+    held (:func:`hold_keys`) for a step that may be cut back.
     """
     layer = cache.layers[slot]
     if not layer.is_initialized:
         layer.lazy_initialization(keys, values)
+    if layer.is_sliding and not layer.record_past:
+        keys, values = keys[..., -layer.sliding_window + 1 :, :], values[..., -layer.sliding_window + 1 :, :]
     layer.keys, layer.values = keys, values
     if hasattr(layer, "cumulative_length"):
         layer.cumulative_length = seen
+
+
+def hold_keys(cache: ChainCache) -> None:
+    """Before a multi-token step: sliding slots keep every key the step adds, until :func:`cut_back`.
+
+    A sliding slot normally drops keys older than its window as soon as new ones arrive.
+    When drafted tokens are rejected, the window must end at the last *accepted* token, and
+    its oldest keys may be ones the step would already have dropped.
+    """
+    for layer in cache.layers:
+        if layer.is_sliding:
+            layer.record_past = True
+
+
+def cut_back(cache: ChainCache, seen: int) -> None:
+    """Keep the KV of the first ``seen`` tokens in every slot, as if no later token had been fed.
+
+    Keys of a token depend only on the tokens up to it (attention is causal), so the kept
+    keys are those a token-by-token run would hold. Sliding slots end held (:func:`hold_keys`)
+    and keep their last ``window - 1`` keys.
+    """
+    for layer in cache.layers:
+        if not layer.is_initialized:
+            continue
+        drop = slot_seen(layer) - seen
+        if drop < 0:
+            raise ValueError(f"cannot cut a cache slot that saw {slot_seen(layer)} tokens back to {seen}")
+        keys, values = layer.keys, layer.values
+        if drop:
+            keys, values = keys[..., : keys.shape[-2] - drop, :], values[..., : values.shape[-2] - drop, :]
+        if layer.is_sliding:
+            layer.record_past = False
+            keys = keys[..., -layer.sliding_window + 1 :, :]
+            values = values[..., -layer.sliding_window + 1 :, :]
+            layer.cumulative_length = seen
+        layer.keys, layer.values = keys, values
 
 
 def slot_seen(slot) -> int:

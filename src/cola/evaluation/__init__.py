@@ -17,7 +17,7 @@ from cola._lazy import lazy_exports
 _EXPORTS = {
     "Evaluation": "result",
     "ChainScorer": "scorer",
-    "EvalConfig": "scorer",
+    "EvalConfig": "config",
     "SampleEvaluator": "scorer",
     "naive_generate": "reference",
     "Recheck": "recheck",

@@ -10,9 +10,11 @@ Three modes give identical answers in float32:
   soon as the task says the answer can no longer change (``Task.answer_complete``),
   which is exact by that method's contract. :meth:`ChainScorer.evaluate_many` takes the
   new chains of several samples at once (see :mod:`cola.evaluation.batching`): their lanes decode
-  together, in shared layer calls and one LM-head call per token.
+  together, in shared layer calls and one LM-head call per token. Unless ``EvalConfig.draft``
+  is off, each step also checks drafted tokens (:mod:`cola.engine.drafting`), which keeps
+  the greedy text and takes fewer steps.
 * ``exact`` is ``fast`` (prefix trie, exact early stop) with every chain in its own layer
-  and LM-head calls, so an answer never depends on the chains batched beside it. In
+  and LM-head calls and no drafts, so an answer never depends on the chains batched beside it. In
   bfloat16/float16 a batched call can round differently from a call of one, and ``fast``
   answers can then differ from ``naive`` ones; ``exact`` answers are the ``naive`` ones.
 
@@ -26,34 +28,22 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
 from cola.engine.chain import Chain, full_chain
 from cola.engine.decoding import Prefilled, decode_lanes
+from cola.engine.drafting import DraftPool
 from cola.engine.lanes import Lane, run_lanes
 from cola.engine.model import ChainModel
 from cola.engine.state import load_slot
+from cola.evaluation.config import EvalConfig, Mode, Scoring
 from cola.evaluation.prefix_cache import PrefixCache, PrefixState
 from cola.evaluation.reference import naive_generate
 from cola.evaluation.result import Evaluation
-from cola.tasks.base import GradingTimeout, truncate_at
+from cola.tasks.base import STYLES, GradingTimeout, truncate_at
 
-Mode = Literal["fast", "naive", "exact"]
-Scoring = Literal["generate", "choice"]
-
-
-@dataclass
-class EvalConfig:
-    """How chains are evaluated; every field here can change answers or speed, so runs record it."""
-
-    mode: Mode = "fast"
-    scoring: Scoring = "generate"  # "choice": one forward over choice letters (multiple choice only)
-    style: str = "auto"  # prompt style: "chat" (chat template), "base" (plain few-shot) or "auto"
-    max_new_tokens: int | None = None  # None: the task's default
-    # Byte budget of the prompt-prefix tries, shared by the samples searched together.
-    prefix_cache_mb: float = 1024.0
+__all__ = ["ChainScorer", "EvalConfig", "EvalStats", "Mode", "SampleEvaluator", "Scoring", "resolve_style"]
 
 
 @dataclass
@@ -62,8 +52,11 @@ class EvalStats:
 
     chains: int = 0
     prefill_layer_forwards: int = 0
-    decode_steps: int = 0
+    decode_steps: int = 0  # lane steps: one pass of a chain's newest token (and its draft)
     decode_layer_forwards: int = 0
+    generated_tokens: int = 0  # tokens the chains generated (kept in their texts)
+    decode_accepted: int = 0  # tokens the decode steps gave (decode_accepted / decode_steps per step)
+    decode_rounds: int = 0  # sequential lock-step rounds (fast mode; naive: its steps)
     seconds: float = 0.0
     prefill_seconds: float = 0.0  # fast mode: time in prompt passes (the rest is decoding and grading)
     # The least prefill work possible: each distinct chain prefix of each sample computed once.
@@ -79,10 +72,11 @@ class EvalStats:
 
 
 def resolve_style(style: str, tokenizer) -> str:
+    """The prompt style a config's ``style`` means for ``tokenizer`` (``auto``: chat if it has a template)."""
     if style == "auto":
         return "chat" if getattr(tokenizer, "chat_template", None) else "base"
-    if style not in ("chat", "base"):
-        raise ValueError(f"unknown prompt style {style!r}; use chat, base or auto")
+    if style not in STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; use {', '.join(STYLES)} or auto")
     return style
 
 
@@ -92,9 +86,7 @@ class ChainScorer:
     def __init__(self, model: ChainModel, task, config: EvalConfig | None = None):
         self.model = model
         self.task = task
-        self.config = config or EvalConfig()
-        if self.config.scoring == "choice" and task.kind != "multiple_choice":
-            raise ValueError(f"scoring='choice' needs a multiple-choice task; {task.name} is {task.kind}")
+        self.config = (config or EvalConfig()).validate(task)
         self.style = resolve_style(self.config.style, model.tokenizer)
         self.max_new_tokens = self.config.max_new_tokens or task.max_new_tokens
         self.stops = list(task.stop_strings(self.style))
@@ -121,7 +113,7 @@ class ChainScorer:
                 stats.count_prefixes(evaluator.prefixes, chain)
         with torch.inference_mode():
             if self.config.mode == "naive":
-                results = [[ev._evaluate_naive(chain) for chain in chains] for ev, chains in requests]
+                results = [[ev.evaluate_naive(chain) for chain in chains] for ev, chains in requests]
             else:
                 results = self._evaluate_fast([ev for ev, _ in requests], [chains for _, chains in requests])
         stats.seconds += time.perf_counter() - start
@@ -134,7 +126,7 @@ class ChainScorer:
         self, evaluators: list[SampleEvaluator], chains: list[list[Chain]]
     ) -> list[list[Evaluation]]:
         """Prefill each sample's chains from its trie, then one LM-head call and one decode for all."""
-        lanes = [evaluator._prefill(sample_chains) for evaluator, sample_chains in zip(evaluators, chains)]
+        lanes = [evaluator.prefill(sample_chains) for evaluator, sample_chains in zip(evaluators, chains)]
         start = time.perf_counter()
         separate = self.config.mode == "exact"
         last = self.model.head_rows([lane.hidden[:, -1:] for group in lanes for lane in group], separate)[
@@ -147,20 +139,32 @@ class ChainScorer:
         logits = [last[a:b] for a, b in zip(bounds, bounds[1:])]
         if self.config.scoring == "choice":
             return [
-                [evaluator._choose(lane.chain, sample_logits[i : i + 1]) for i, lane in enumerate(group)]
+                [evaluator.choose(lane.chain, sample_logits[i : i + 1]) for i, lane in enumerate(group)]
                 for evaluator, group, sample_logits in zip(evaluators, lanes, logits)
             ]
         rows = [
-            Prefilled(lane, sample_logits[i : i + 1], evaluator.prompt_length, evaluator.answer_final)
+            Prefilled(
+                lane,
+                sample_logits[i : i + 1],
+                evaluator.prompt_length,
+                evaluator.answer_final,
+                prompt_ids=evaluator.prompt_ids,
+                pool=evaluator.draft_pool,
+            )
             for evaluator, group, sample_logits in zip(evaluators, lanes, logits)
             for i, lane in enumerate(group)
         ]
-        decoded = decode_lanes(self.model, rows, self.max_new_tokens, separate)
+        # Exact mode never drafts: a multi-token step rounds otherwise than the naive single steps.
+        draft = self.config.draft and not separate
+        decoded = decode_lanes(self.model, rows, self.max_new_tokens, separate, draft=draft)
         self.stats.decode_layer_forwards += decoded.layer_forwards
         self.stats.decode_steps += decoded.steps
+        self.stats.decode_accepted += decoded.accepted
+        self.stats.decode_rounds += decoded.rounds
+        self.stats.generated_tokens += sum(len(g.token_ids) for g in decoded.generations)
         texts = iter(g.text for g in decoded.generations)
         return [
-            [evaluator._grade(lane.chain, next(texts)) for lane in group]
+            [evaluator.grade(lane.chain, next(texts)) for lane in group]
             for evaluator, group in zip(evaluators, lanes)
         ]
 
@@ -184,14 +188,15 @@ class SampleEvaluator:
         self.sample = sample
         self.model = scorer.model
         self.prefix_cache = prefix_cache
-        self.batcher = (
-            batcher  # cola.evaluation.batching.EvaluationBatcher, when samples are searched together
-        )
+        # A cola.evaluation.batching.EvaluationBatcher when samples are searched together.
+        self.batcher = batcher
         self.prompt = scorer.task.prompt(sample, self.model.tokenizer, scorer.style)
         self.input_ids, self.attention_mask = self.model.encode([self.prompt])
         self.prompt_length = self.input_ids.shape[1]
         self.prefixes: set[tuple[int, ...]] = set()  # every chain prefix asked for (work minimum)
         self._step = None  # masks and rotary tables of the prompt, shared by every chain
+        self.prompt_ids = self.input_ids[0].tolist()  # where drafts are looked up
+        self.draft_pool = DraftPool()  # this sample's generations so far, drafted from
         self._memo: dict[Chain, Evaluation] = {}
         self.decoy: str | None = None  # a wrong label to grade every answer against too (set_decoy)
         self._decoy_sample = None
@@ -234,12 +239,12 @@ class SampleEvaluator:
         self.decoy = label
         self._decoy_sample = None if label is None else dataclasses.replace(self.sample, gold=label)
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------- grading, and the passes ChainScorer runs per sample
     def _with_decoy(self, chain: Chain) -> Evaluation:
         """The memoised evaluation, graded against the decoy label once one is set."""
         evaluation = self._memo[chain]
         if self._decoy_sample is not None and evaluation.decoy_reward is None:
-            reward, timed_out = self._reward(evaluation.answer, self._decoy_sample)
+            reward, timed_out = self._correctness(evaluation.answer, self._decoy_sample)
             evaluation = dataclasses.replace(
                 evaluation, decoy_reward=reward, grading_timed_out=evaluation.grading_timed_out or timed_out
             )
@@ -247,38 +252,44 @@ class SampleEvaluator:
                 self._memo[chain] = evaluation
         return evaluation
 
-    def _reward(self, answer: str | None, sample) -> tuple[float, bool]:
+    def _correctness(self, answer: str | None, sample) -> tuple[float, bool]:
         """``(1.0 or 0.0, timed out)``: a grader that gives up counts as wrong and says so."""
         try:
             return (1.0 if self.scorer.task.is_correct(answer, sample) else 0.0), False
         except GradingTimeout:
             return 0.0, True
 
-    def _graded(self, chain: Chain, answer: str | None, text: str, timed_out: bool = False) -> Evaluation:
-        reward, late = self._reward(answer, self.sample)
+    def _evaluation(self, chain: Chain, answer: str | None, text: str, timed_out: bool = False) -> Evaluation:
+        """The evaluation of an extracted ``answer``, graded against the sample's gold label."""
+        reward, late = self._correctness(answer, self.sample)
         return Evaluation(
             chain=chain, answer=answer, reward=reward, text=text, grading_timed_out=timed_out or late
         )
 
-    def _grade(self, chain: Chain, text: str) -> Evaluation:
+    def grade(self, chain: Chain, text: str) -> Evaluation:
+        """A generation's evaluation: its answer (cut at the stop strings) and that answer's reward."""
         try:
             answer = self.scorer.task.extract_answer(truncate_at(text, self.scorer.stops), self.sample)
         except GradingTimeout:
-            return self._graded(chain, None, text, timed_out=True)
-        return self._graded(chain, answer, text)
+            return self._evaluation(chain, None, text, timed_out=True)
+        return self._evaluation(chain, answer, text)
 
-    def _evaluate_naive(self, chain: Chain) -> Evaluation:
+    def evaluate_naive(self, chain: Chain) -> Evaluation:
+        """One chain re-encoding the whole prompt and decoding alone (``naive`` mode)."""
         stats = self.scorer.stats
         if self.scorer.config.scoring == "choice":
             logits = self.model.forward(chain, self.input_ids, logits_to_keep=1)[:, -1]
             stats.prefill_layer_forwards += len(chain)
-            return self._choose(chain, logits)
+            return self.choose(chain, logits)
         generation = naive_generate(self.model, chain, self.input_ids, self.scorer.max_new_tokens)
         steps = max(len(generation.token_ids) - 1, 0)
         stats.prefill_layer_forwards += len(chain)
         stats.decode_steps += steps
+        stats.decode_accepted += steps
+        stats.decode_rounds += steps
+        stats.generated_tokens += len(generation.token_ids)
         stats.decode_layer_forwards += steps * len(chain)
-        return self._grade(chain, generation.text)
+        return self.grade(chain, generation.text)
 
     def _prompt_step(self):
         """The prompt's embeddings, masks and rotary tables: the same for every chain."""
@@ -293,7 +304,7 @@ class SampleEvaluator:
             truncate_at(text, stops), self.sample
         )
 
-    def _prefill(self, chains: list[Chain]) -> list[Lane]:
+    def prefill(self, chains: list[Chain]) -> list[Lane]:
         """Run the prompt through every chain, resuming each from its longest cached prefix."""
         model, prefix_cache, stats = self.model, self.prefix_cache, self.scorer.stats
         step = self._prompt_step()
@@ -320,10 +331,11 @@ class SampleEvaluator:
         stats.prefill_seconds += time.perf_counter() - start
         return lanes
 
-    def _choose(self, chain: Chain, last_logits: torch.Tensor) -> Evaluation:
+    def choose(self, chain: Chain, last_logits: torch.Tensor) -> Evaluation:
+        """Choice scoring: the label whose token has the highest next-token logit is the answer."""
         labels = self.scorer.task.choice_labels(self.sample)
         scores = []
         for label in labels:
             ids = self.scorer.letter_token_ids(label)
             scores.append(max(float(last_logits[0, i]) for i in ids))
-        return self._graded(chain, labels[max(range(len(labels)), key=scores.__getitem__)], "")
+        return self._evaluation(chain, labels[max(range(len(labels)), key=scores.__getitem__)], "")

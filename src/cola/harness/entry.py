@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from cola.errors import ColaError
 
 TARGET = "cola.harness.lm:ColaLM"
+# How lm-eval 0.4.x words a task list it cannot use (a ValueError raised before any model loads).
+TASK_ERRORS = ("Tasks not found", "Need to specify task")
 
 
 def register() -> None:
@@ -41,6 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_evaluate()
     except ColaError as exc:
         print(f"cola-lm-eval: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # lm-eval's own refusals of the task list (not its other ValueErrors: bugs)
+        message = " ".join(str(exc).split())
+        if not message.startswith(TASK_ERRORS):
+            raise
+        print(f"cola-lm-eval: error: {message} (lm-eval ls tasks lists the known tasks)", file=sys.stderr)
         return 2
     return 0
 

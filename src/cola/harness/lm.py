@@ -72,6 +72,7 @@ class ColaLM(HFLM):
         batch_size: int | str = 1,
         **kwargs,
     ):
+        _refuse_unknown(kwargs)
         if isinstance(pretrained, ChainModel):
             model = pretrained
         else:
@@ -80,6 +81,24 @@ class ColaLM(HFLM):
         self.chooser = build_chooser(model, chain, predictor, predictor_kind, drop, fit_seed)
         self._active: Chain | None = None
         super().__init__(pretrained=model.model, tokenizer=model.tokenizer, batch_size=batch_size, **kwargs)
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> ColaLM:
+        """``--model_args "k=v,..."`` (from ``simple_evaluate``): as :meth:`create_from_arg_obj`."""
+        from lm_eval.utils import simple_parse_args_string
+
+        return cls.create_from_arg_obj(simple_parse_args_string(arg_string), additional_config)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None) -> ColaLM:
+        """The model from ``model_args`` plus lm-eval's own options (``--batch_size``, ``--device``, ...).
+
+        lm-eval passes its options beside ``model_args`` as keywords, so ``batch_size=8`` in
+        ``model_args`` would meet ``--batch_size``'s default of 1 twice (a ``TypeError``). A key
+        given in ``model_args`` wins over an option left at lm-eval's default; given both ways
+        with different values it is refused in one line.
+        """
+        return cls(**merge_model_args(arg_dict, additional_config))
 
     # ------------------------------------------------------------- chain choice
     @contextmanager
@@ -172,6 +191,46 @@ class ColaLM(HFLM):
         for i, generation in enumerate(decoded.generations):
             out[i, : len(generation.token_ids)] = torch.tensor(generation.token_ids, dtype=context.dtype)
         return torch.cat([context, out], dim=1)
+
+
+# lm-eval's defaults for the options it passes beside model_args (its CLI fills them in unasked).
+_OPTION_DEFAULTS = {"batch_size": (1, "1"), "max_batch_size": (None, 64), "device": ("cuda", "cuda:0")}
+# HFLM arguments cola sets itself (the model and its tokenizer are cola's ChainModel's).
+_SET_BY_COLA = {"self", "pretrained", "tokenizer", "kwargs"}
+
+
+def model_arg_names() -> list[str]:
+    """Every ``model_args`` key ``--model cola`` accepts: its own and those of lm-eval's ``hf`` model."""
+    import inspect
+
+    own = [p for p in inspect.signature(ColaLM.__init__).parameters if p not in ("self", "kwargs")]
+    stock = [p for p in inspect.signature(HFLM.__init__).parameters if p not in _SET_BY_COLA]
+    return own + sorted(set(stock) - set(own))
+
+
+def _refuse_unknown(kwargs: dict) -> None:
+    """A mistyped key (``chian=0-3``) would silently score the full model: refuse it, naming the valid ones."""
+    valid = model_arg_names()
+    unknown = [key for key in kwargs if key not in valid]
+    if unknown:
+        raise ColaError(
+            f"unknown model_args key {unknown[0]!r} for --model cola; valid keys: {', '.join(valid)}"
+        )
+
+
+def merge_model_args(arg_dict: dict, additional_config: dict | None) -> dict:
+    """``model_args`` plus lm-eval's options, each key once (see :meth:`ColaLM.create_from_arg_obj`)."""
+    merged = dict(arg_dict)
+    for key, value in (additional_config or {}).items():
+        if value is None:
+            continue
+        if key not in merged:
+            merged[key] = value
+        elif str(merged[key]) != str(value) and value not in _OPTION_DEFAULTS.get(key, ()):
+            raise ColaError(
+                f"{key} is given twice: {merged[key]} in model_args and {value} as --{key}; give it once"
+            )
+    return merged
 
 
 def _check_greedy(kwargs: dict) -> None:

@@ -16,12 +16,15 @@ a run into something usable without labels on held-out samples:
   angular distance of consecutive blocks, greedy dropping on validation accuracy), one
   chain for a requested depth (:mod:`~cola.predict.depth`).
 
-:func:`evaluate_predictor` scores a predictor on a disjoint test split against the full
+:data:`PREDICTORS` (:mod:`~cola.predict.registry`) names every predictor, and
+:func:`fit_predictor` fits any of them from a run. :func:`load_heldout` gives a run's
+test split (samples disjoint from the run's) and :func:`predict_chains` the chains a
+predictor proposes on it. :func:`evaluate_predictor` scores a predictor on a disjoint test split against the full
 model (it refuses test samples the predictor was fitted on, by id or normalised question);
 pass@k there uses labels to pick a chain and is reported as an oracle. :func:`depth_sweep`
 scores every method at every depth on the same held-out samples.
 
-May import: cola.errors, cola.engine, cola.tasks, cola.evaluation, cola.search, cola.runs, cola.report
+May import: cola.errors, cola.outputs, cola.engine, cola.tasks, cola.evaluation, cola.search, cola.runs, cola.report
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ from cola._lazy import lazy_exports
 # Exports load on first use: importing this package must not pull in torch.
 _EXPORTS = {
     "ChainPredictor": "base",
+    "FitOptions": "options",
+    "PREDICTORS": "registry",
+    "fit_predictor": "fit",
+    "load_heldout": "heldout",
+    "predict_chains": "heldout",
     "best_chain": "base",
     "record_chain_targets": "base",
     "DatasetChainPredictor": "dataset_chain",
@@ -54,7 +62,9 @@ __all__ = [
     "ChainPredictor",
     "DatasetChainPredictor",
     "DatasetEvaluator",
+    "FitOptions",
     "KNNPredictor",
+    "PREDICTORS",
     "LayerDropPredictor",
     "PolarPredictor",
     "PredictorReport",
@@ -65,6 +75,9 @@ __all__ = [
     "depth_sweep",
     "embed_prompts",
     "evaluate_predictor",
+    "fit_predictor",
+    "load_heldout",
+    "predict_chains",
     "prompt_embedding",
     "record_chain_targets",
     "search_dataset_chain",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,14 +134,14 @@ class TrainingRun:
 
 def load_training_run(run_dir: str | Path) -> TrainingRun:
     """Read a run directory and reload the samples its records were made from."""
-    from cola.runs.config import RunConfig, load_samples
+    from cola.runs.config import load_samples
+    from cola.runs.saved import load_run_config
     from cola.runs.store import RunStore
 
     path = Path(run_dir)
-    config_path = path / "config.json"
-    if not config_path.exists():
-        raise ColaError(f"{path} is not a search run directory (no config.json)")
-    config = RunConfig.from_json(json.loads(config_path.read_text()))
+    if not path.is_dir():
+        raise ColaError(f"{path} is not a search run directory (not a directory)")
+    config = load_run_config(path)  # the one loader of a saved run's config: one line for any damage
     records = RunStore(path).load_records()
     if not records:
         raise ColaError(f"no records in {path}: run the search first")

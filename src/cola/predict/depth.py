@@ -10,18 +10,16 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cola.engine.chain import Chain
 from cola.predict.base import TrainingRun
 from cola.predict.dataset_chain import DatasetEvaluator, search_dataset_chain
-from cola.predict.importance import IMPORTANCE_METHODS, calibrate, criterion_chains, greedy_drop
+from cola.predict.importance import calibrate, criterion_chains, greedy_drop
+from cola.predict.options import FitOptions
+from cola.predict.registry import DEPTH_METHODS
 
-if TYPE_CHECKING:  # pragma: no cover
-    from cola.predict.fit import FitOptions
-
-
-DEPTH_METHODS = (*IMPORTANCE_METHODS, "dataset")
+__all__ = ["DEPTH_METHODS", "DepthChains", "depth_chains"]
 
 
 @dataclass

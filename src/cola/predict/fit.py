@@ -11,24 +11,13 @@ from cola.predict.base import ChainPredictor, SampleKeys, TrainingRun, record_ch
 from cola.predict.dataset_chain import DatasetChainPredictor, search_dataset_chain
 from cola.predict.depth import depth_chains
 from cola.predict.embedding import default_layer, embed_prompts
-from cola.predict.importance import IMPORTANCE_METHODS, LayerDropPredictor
+from cola.predict.importance import LayerDropPredictor
 from cola.predict.knn import KNNPredictor
+from cola.predict.options import FitOptions
 from cola.predict.polar import PolarPredictor
+from cola.predict.registry import PREDICTORS, canonical_name, predictor_family
 
-PREDICTORS = ("knn", "polar", "dataset", *IMPORTANCE_METHODS)
-
-
-@dataclass
-class FitOptions:
-    layer: int | None = None  # embedding layer (default: half the depth)
-    no_correct: str = "skip"  # training samples with no correct chain: "skip" or "full"
-    seed: int = 0  # PoLar initialisation / dataset search seed
-    epochs: int = 300  # PoLar training epochs
-    hidden: int = 64  # PoLar hidden width
-    simulations: int = 64  # dataset-level search budget (chains tried)
-    length_penalty: float = 0.1  # dataset objective: accuracy - penalty * len / L
-    train_samples: int | None = None  # dataset search: first N training samples (None: all)
-    drop: int | None = None  # importance baselines: layers to drop (required for them)
+__all__ = ["PREDICTORS", "FitOptions", "Fitted", "fit_predictor"]
 
 
 @dataclass
@@ -50,14 +39,14 @@ def fit_predictor(
         raise ValueError(
             f"run {run.path} was searched on a {run.records[0].num_layers}-layer model, not {model.num_layers} layers"
         )
-    if kind in ("knn", "polar"):
+    kind = canonical_name(kind, PREDICTORS)  # unknown: one ColaError line naming the known ones
+    family = predictor_family(kind)
+    if family == "embeddings":
         fitted = _fit_from_embeddings(kind, model, run, options)
-    elif kind == "dataset":
+    elif family == "dataset":
         fitted = _fit_dataset_chain(model, run, options, scorer)
-    elif kind in IMPORTANCE_METHODS:
-        fitted = _fit_layer_drop(kind, model, run, options, scorer)
     else:
-        raise ValueError(f"unknown predictor {kind!r}; choose from {', '.join(PREDICTORS)}")
+        fitted = _fit_layer_drop(kind, model, run, options, scorer)
     fitted.predictor.train_keys = SampleKeys.of(run.samples.values())
     return fitted
 

@@ -30,8 +30,6 @@ import torch
 from cola.engine.chain import Chain, full_chain
 from cola.predict.dataset_chain import DatasetChainPredictor
 
-IMPORTANCE_METHODS = ("block-influence", "angular", "greedy-drop")
-
 
 @torch.inference_mode()
 def residual_states(model, input_ids: torch.Tensor) -> torch.Tensor:

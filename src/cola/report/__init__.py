@@ -6,7 +6,7 @@ intervals), the report data computed from records (:mod:`~cola.report.data`), it
 Markdown and HTML (:mod:`~cola.report.render`), and the fast-vs-naive re-check line
 (:mod:`~cola.report.recheck`). Everything is recomputed from records.
 
-May import: cola.errors, cola.engine, cola.evaluation, cola.search, cola.runs
+May import: cola.errors, cola.outputs, cola.engine, cola.evaluation, cola.search, cola.runs
 """
 
 from cola._lazy import lazy_exports

@@ -24,6 +24,7 @@ from typing import Any
 from cola.engine.chain import Chain, distinct_layers
 from cola.errors import ColaError
 from cola.report.breakdowns import StrategyReport, strategy_report
+from cola.report.levels import LevelPattern, level_patterns
 from cola.report.stats import Proportion, RunSummary, StrategySummary, summarize
 from cola.report.text import format_summary
 from cola.runs.records import SampleRecord
@@ -61,6 +62,7 @@ class RunReport:
     titles: dict[str, str] = field(default_factory=dict)  # per summary column
     simulations: int | None = None  # the search budget from the run's config
     strategy: str | None = None  # the search strategy from the run's config
+    by_level: dict[str, list[LevelPattern]] = field(default_factory=dict)  # cola.report.levels
 
 
 @dataclass
@@ -187,6 +189,7 @@ def run_report(name: str, records: Sequence[SampleRecord], config: dict[str, Any
         titles={key: COLUMN_TITLES[key].format(name, group.strategy) for key, group in columns},
         simulations=(config.get("search") or {}).get("simulations"),
         strategy=(config.get("search") or {}).get("strategy"),
+        by_level=level_patterns(records),
     )
 
 
@@ -204,6 +207,7 @@ def build_report_data(runs: Sequence[tuple]) -> ReportData:
 # ------------------------------------------------------------------- loading
 def load_run(path: str | Path) -> tuple[str, list[SampleRecord], dict[str, Any]]:
     """``(name, records, config)`` of a run directory, read through :class:`cola.runs.store.RunStore`."""
+    from cola.runs.saved import checked_config_json
     from cola.runs.store import RECORDS_FILE, RunStore
 
     path = Path(path)
@@ -216,7 +220,7 @@ def load_run(path: str | Path) -> tuple[str, list[SampleRecord], dict[str, Any]]
         raise ColaError(f"{path / RECORDS_FILE}: not a list of sample records ({exc})") from None
     if not records:
         raise ColaError(f"no records in {path}")
-    return path.resolve().name, records, store.load_config() or {}
+    return path.resolve().name, records, checked_config_json(path) or {}
 
 
 def unique_names(names: list[str]) -> list[str]:

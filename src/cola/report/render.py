@@ -7,14 +7,15 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+from cola.outputs import REPORT, check_target, output_path, staged_dir
 from cola.report.data import ReportData, build_report_data, load_run, unique_names
 from cola.report.figures import render_figures
+from cola.report.format import html_table, md_table
+from cola.report.levels import level_sections
 from cola.report.tables import (
     best_examples,
-    html_table,
     layer_table,
     level_table,
-    md_table,
     reach_table,
     summary_table,
     thirds_table,
@@ -93,6 +94,7 @@ def _sections(data: ReportData) -> list[tuple[str, str, Table | None, str | None
                 "levels",
             )
         )
+        sections += level_sections(data.runs)
     if data.budget_curves():
         sections.append(
             (
@@ -174,29 +176,38 @@ def render_html(data: ReportData) -> str:
     return "\n".join(parts)
 
 
-def write_report(data: ReportData, out_dir: str | Path, figures: bool = True) -> dict[str, Path]:
-    """Write ``report.html``, ``report.md`` and the figures' PNG files into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def write_report(
+    data: ReportData, out_dir: str | Path, figures: bool = True, force: bool = False
+) -> dict[str, Path]:
+    """Write ``report.html``, ``report.md`` and the figures' PNG files as the directory ``out_dir``.
+
+    Under the output rule (:mod:`cola.outputs`): an existing ``out_dir`` is replaced only
+    with ``force`` and only if it is an earlier report; the report is staged and renamed
+    into place, so ``out_dir`` is never half old and half new.
+    """
+    out = output_path(out_dir)
+    check_target(out, force, kind=REPORT)
     if figures and not data.figures:
         data.figures = render_figures(data)
-    written: dict[str, Path] = {}
-    files: dict[str, str] = {}
-    for name, png in data.figures.items():
-        path = out / f"{name}.png"
-        path.write_bytes(png)
-        files[name] = path.name
-        written[name] = path
-    (out / "report.md").write_text(render_markdown(data, files))
-    (out / "report.html").write_text(render_html(data))
+    files = {name: f"{name}.png" for name in data.figures}
+    with staged_dir(out, force, REPORT) as staging:
+        for name, png in data.figures.items():
+            (staging / files[name]).write_bytes(png)
+        (staging / "report.md").write_text(render_markdown(data, files), encoding="utf-8")
+        (staging / "report.html").write_text(render_html(data), encoding="utf-8")
+    written = {name: out / file for name, file in files.items()}
     written["markdown"] = out / "report.md"
     written["html"] = out / "report.html"
     return written
 
 
-def report(runs: Sequence[str | Path], out_dir: str | Path) -> dict[str, Path]:
-    """Load run directories, compute the report and write it; returns the written paths."""
+def report(runs: Sequence[str | Path], out_dir: str | Path, force: bool = False) -> dict[str, Path]:
+    """Load run directories, compute the report and write it; returns the written paths.
+
+    The target is checked before any run is read, so a refused report costs nothing.
+    """
+    check_target(out_dir, force, kind=REPORT)
     loaded = [load_run(path) for path in runs]
     names = unique_names([name for name, _, _ in loaded])
     data = build_report_data([(name, records, config) for name, (_, records, config) in zip(names, loaded)])
-    return write_report(data, out_dir)
+    return write_report(data, out_dir, force=force)

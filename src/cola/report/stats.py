@@ -295,3 +295,77 @@ def summarize_by_level(records: Sequence[SampleRecord], key: str = "level") -> d
         if level is not None:
             groups.setdefault(level, []).append(record)
     return {level: summarize(groups[level]) for level in sorted(groups, key=_level_key)}
+
+
+def sign_test(only_a: int, only_b: int) -> float:
+    """Exact two-sided binomial test of ``only_a`` vs ``only_b`` discordant pairs (p = 1/2).
+
+    The paired test for "does arm A shorten more samples than arm B": samples both or
+    neither arm shortened say nothing about the difference, so only the discordant ones count.
+    """
+    if only_a < 0 or only_b < 0:
+        raise ValueError(f"need counts >= 0, got {only_a} and {only_b}")
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    k = min(only_a, only_b)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def shortened(record: SampleRecord, outcome: SearchOutcome | None) -> tuple[bool, int]:
+    """(some chain shorter than the model answers the gold label, the best chain's length).
+
+    Meant for an originally correct sample, where the full chain itself counts: its best
+    length is then at most ``record.num_layers``, which it is when nothing shorter was correct.
+    """
+    best = oracle_best_chain(record, outcome)
+    if best is None:
+        return False, record.num_layers
+    return len(best) < record.num_layers, len(best)
+
+
+@dataclass(frozen=True)
+class PairedShortening:
+    """Two arms on the same originally correct samples: who found a shorter correct chain.
+
+    ``depth_a`` / ``depth_b`` are the *mean best depth*: over the samples, the length of
+    the shortest correct chain the arm evaluated, the full chain's when nothing shorter was.
+    """
+
+    n: int
+    a: Proportion  # samples arm A shortened
+    b: Proportion
+    only_a: int  # discordant pairs: only A shortened
+    only_b: int
+    p: float  # exact two-sided sign test on the discordant pairs
+    depth_a: float | None
+    depth_b: float | None
+
+
+def paired_shortening(pairs: Sequence[tuple[tuple[bool, int], tuple[bool, int]]]) -> PairedShortening:
+    """Compare two arms from per-sample ``(shortened, best depth)`` pairs (see :func:`shortened`)."""
+    pairs = list(pairs)
+    only_a = sum(a[0] and not b[0] for a, b in pairs)
+    only_b = sum(b[0] and not a[0] for a, b in pairs)
+    return PairedShortening(
+        n=len(pairs),
+        a=Proportion(sum(a[0] for a, _ in pairs), len(pairs)),
+        b=Proportion(sum(b[0] for _, b in pairs), len(pairs)),
+        only_a=only_a,
+        only_b=only_b,
+        p=sign_test(only_a, only_b),
+        depth_a=_mean([a[1] for a, _ in pairs]),
+        depth_b=_mean([b[1] for _, b in pairs]),
+    )
+
+
+def search_vs_baseline(records: Sequence[SampleRecord]) -> PairedShortening:
+    """The search (A) against its random baseline (B) on the originally correct samples that have both."""
+    return paired_shortening(
+        [
+            (shortened(r, r.search), shortened(r, r.baseline))
+            for r in records
+            if r.original.correct and r.baseline is not None
+        ]
+    )

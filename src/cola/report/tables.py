@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import html
-import math
-
 from cola.engine.chain import distinct_layers, format_chain
 from cola.report.breakdowns import THIRDS, TRANSITIONS
 from cola.report.data import ReportData, RunReport, SummaryRow, chain_key
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}%"
-
-
-def _num(value: float | None) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
+from cola.report.format import DASH, num, pct
 
 
 def format_row_value(row: SummaryRow) -> str:
     if not row.percent:
-        return _num(row.value)
-    text = _pct(row.value)
+        return num(row.value)
+    text = pct(row.value)
     if row.rate is not None and row.rate.n:
-        text += f" [{_pct(row.rate.low)}, {_pct(row.rate.high)}] ({row.rate.successes}/{row.rate.n})"
+        text += f" [{pct(row.rate.low)}, {pct(row.rate.high)}] ({row.rate.successes}/{row.rate.n})"
     return text
 
 
@@ -46,12 +36,12 @@ def summary_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
         line = [label]
         for run, which in columns:
             row = next((r for r in run.rows[which] if r.key == key), None)
-            line.append(format_row_value(row) if row is not None else "–")
+            line.append(format_row_value(row) if row is not None else DASH)
         body.append(line)
     body.append(
         ["chance rate: a random guesser with as many tries (oracle)"]
         + [
-            _pct(run.chance[which]) if run.chance[which] is not None else "n/a (free-form)"
+            pct(run.chance[which]) if run.chance[which] is not None else "n/a (free-form)"
             for run, which in columns
         ]
     )
@@ -83,11 +73,11 @@ def reach_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
             [
                 _column_title(run, which),
                 str(len(s.evaluated_lengths)),
-                _num(sum(edits) / len(edits)) if edits else "–",
-                str(edits[len(edits) // 2]) if edits else "–",
-                str(edits[-1]) if edits else "–",
-                str(min(s.evaluated_lengths)) if s.evaluated_lengths else "–",
-                _num(sum(s.evaluated_lengths) / len(s.evaluated_lengths)) if s.evaluated_lengths else "–",
+                num(sum(edits) / len(edits)) if edits else DASH,
+                str(edits[len(edits) // 2]) if edits else DASH,
+                str(edits[-1]) if edits else DASH,
+                str(min(s.evaluated_lengths)) if s.evaluated_lengths else DASH,
+                num(sum(s.evaluated_lengths) / len(s.evaluated_lengths)) if s.evaluated_lengths else DASH,
             ]
         )
     return header, body
@@ -102,7 +92,7 @@ def transition_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
         for run, which in columns:
             s = run.strategies[which]
             count = s.transitions[key]
-            line.append(f"{count} ({_pct(count / s.n)})")
+            line.append(f"{count} ({pct(count / s.n)})")
         body.append(line)
     return header, body
 
@@ -115,7 +105,7 @@ def thirds_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
         body.append(
             [_column_title(run, which)]
             + [
-                f"{_pct(s.thirds[t]['present'])} / {s.thirds[t]['executions']:.2f} / {_pct(s.thirds[t]['share'])}"
+                f"{pct(s.thirds[t]['present'])} / {s.thirds[t]['executions']:.2f} / {pct(s.thirds[t]['share'])}"
                 for t in THIRDS
             ]
         )
@@ -139,9 +129,9 @@ def level_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
                     _column_title(run, which),
                     str(lv.level),
                     str(lv.n),
-                    f"{_pct(lv.original.value)} [{_pct(lv.original.low)}, {_pct(lv.original.high)}]",
-                    f"{_pct(lv.oracle.value)} [{_pct(lv.oracle.low)}, {_pct(lv.oracle.high)}]",
-                    _num(lv.mean_best_length),
+                    f"{pct(lv.original.value)} [{pct(lv.original.low)}, {pct(lv.original.high)}]",
+                    f"{pct(lv.oracle.value)} [{pct(lv.oracle.low)}, {pct(lv.oracle.high)}]",
+                    num(lv.mean_best_length),
                 ]
             )
     return header, body
@@ -158,28 +148,13 @@ def layer_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
                 [
                     run.name,
                     str(layer),
-                    _pct(s.skipped[layer]),
-                    _pct(s.kept[layer]),
-                    _pct(s.repeated[layer]),
+                    pct(s.skipped[layer]),
+                    pct(s.kept[layer]),
+                    pct(s.repeated[layer]),
                     f"{s.executions[layer]:.2f}",
                 ]
             )
     return header, body
-
-
-def md_table(header: list[str], body: list[list[str]]) -> str:
-    def esc(cell: str) -> str:
-        return cell.replace("|", "\\|")
-
-    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in body]
-    return "\n".join(lines)
-
-
-def html_table(header: list[str], body: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def best_examples(data: ReportData, limit: int = 5) -> list[list[str]]:

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from cola.report import format as fmt
 from cola.report.stats import Proportion, RunSummary
+
+MISSING = "-"  # plain text stays ASCII (the Markdown report writes an en dash)
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+    return fmt.pct(value, MISSING)
 
 
 def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+    return fmt.num(value, MISSING)
 
 
 def _prop(p: Proportion | None) -> str:
-    if p is None or not p.n:
-        return "-"
-    return f"{_pct(p.value)} [{_pct(p.low)}, {_pct(p.high)}] {p.successes}/{p.n}"
+    return fmt.proportion(p, MISSING, counts="{successes}/{n}")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -93,7 +94,7 @@ def format_level_summary(by_level: dict[Any, RunSummary]) -> str:
             str(s.n),
             _prop(s.original),
             _prop(s.search.oracle_found),
-            _prop(s.baseline.oracle_found) if s.baseline else "-",
+            _prop(s.baseline.oracle_found) if s.baseline else MISSING,
             _pct(s.chance),
         ]
         for level, s in by_level.items()

@@ -5,7 +5,7 @@ Owns the run config (:mod:`~cola.runs.config`), the per-sample record schema
 store (:mod:`~cola.runs.store`) with its one-writer lock (:mod:`~cola.runs.lock`), the journal
 of a sample in flight (:mod:`~cola.runs.journal`) and the Ray runner (:mod:`~cola.runs.distributed`).
 
-May import: cola.errors, cola.engine, cola.tasks, cola.evaluation, cola.search
+May import: cola.errors, cola.outputs, cola.engine, cola.tasks, cola.evaluation, cola.search
 """
 
 from cola._lazy import lazy_exports

@@ -4,73 +4,127 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-from cola.errors import UsageError
-from cola.evaluation.scorer import EvalConfig
-from cola.search import SearchConfig, get_strategy
+from cola.errors import SettingError, is_integer, require, require_choice
+from cola.evaluation.config import EvalConfig
+from cola.search import SearchConfig
+
+BaselineStrategy = Literal["random_matched", "random_nearby"]
+BASELINE_STRATEGIES: tuple[str, ...] = get_args(BaselineStrategy)
+
+# Chains per sample re-evaluated naively by default where fast answers may differ from naive ones.
+DEFAULT_RECHECK = 4
+
+
+def default_recheck(dtype: str, mode: str, distributed: bool = False) -> int:
+    """How many chains per sample a run re-checks naively when the user does not say.
+
+    In bfloat16/float16 a batched layer call can round differently from a call of one, so
+    every fast run measures its own agreement with the naive path; float32 and the naive
+    and exact modes give the naive answers by construction, and the Ray runner has no
+    recheck.
+    """
+    reduced = dtype != "float32" and mode == "fast" and not distributed
+    return DEFAULT_RECHECK if reduced else 0
 
 
 @dataclass
 class RunConfig:
-    """Everything that determines a run's results (saved as the run's ``config.json``)."""
+    """Everything that determines a run's results (saved as the run's ``config.json``).
+
+    A field's ``metadata["help"]`` is its command-line help (``cola search`` builds its
+    options from these fields); ``metadata["flag"]`` names the flag where it is not the
+    field's own name.
+    """
 
     model: str = "smollm2-135m"
     task: str = "arith"
-    data: str = "bundled"  # "bundled", "hf", or a local JSONL path
+    # "bundled", "hf", "generated" or a local JSONL path; the CLI's default is the task's own.
+    data: str = field(
+        default="bundled", metadata={"help": "bundled (default where shipped), hf, or a local JSONL path"}
+    )
     split: str = "test"
-    samples: int | None = 20
-    levels: list[int] | None = None  # MATH difficulty filter
-    seed: int = 0  # seeds the searches (per sample, with the sample id)
-    data_seed: int | None = None  # picks generated questions (arith); None: the same as ``seed``
-    baseline: bool = True  # also run the random baseline with the search's budget
-    baseline_strategy: str = "random_matched"  # reach-matched (default) or "random_nearby"
-    decoy: bool = True  # also run the search rewarded against each sample's decoy label
+    samples: int | None = field(default=20, metadata={"help": "first N samples (0 = all)"})  # None: all
+    levels: list[int] | None = field(default=None, metadata={"help": "MATH levels, e.g. 1,2"})
+    seed: int = field(default=0, metadata={"help": "seeds the searches"})  # per sample, with its id
+    # Picks generated questions (arith); None: the same as ``seed``.
+    data_seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "picks generated questions (arith; default: --seed), so search variance can be "
+            "measured on fixed questions"
+        },
+    )
+    # Also run the random baseline with the search's budget.
+    baseline: bool = field(
+        default=True,
+        metadata={"flag": "--no-baseline", "help": "skip the random baseline (same budget and reach)"},
+    )
+    baseline_strategy: BaselineStrategy = field(
+        default="random_matched",
+        metadata={
+            "flag": "--baseline",
+            "help": "random_matched: the search's own edit counts (default); random_nearby: 1-4 edits",
+        },
+    )
+    # Also run the search rewarded against each sample's decoy label.
+    decoy: bool = field(
+        default=True,
+        metadata={
+            "flag": "--no-decoy",
+            "help": "skip the decoy-label control search (it costs up to one more search per sample)",
+        },
+    )
     search: SearchConfig = field(default_factory=SearchConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     dtype: str = "float32"
 
     def validate(self) -> RunConfig:
-        """Raise a one-line ColaError for any setting that cannot run; returns ``self``.
+        """Raise a one-line :class:`SettingError` (or ColaError) for any setting that cannot run; returns ``self``.
 
         Runners call this before they write anything, so a refused command leaves no run
         directory behind. The data itself is checked by loading it (:func:`load_samples`).
         """
         from cola.tasks import get_task
 
+        name = type(self).__name__
         task = get_task(self.task)  # unknown task: DatasetError naming the known ones
-        _check(
-            isinstance(self.model, str) and self.model.strip() != "", "--model must name a model", self.model
+        require(
+            isinstance(self.model, str) and self.model.strip() != "",
+            name,
+            "model",
+            "must name a model",
+            self.model,
         )
-        _check(isinstance(self.data, str) and self.data.strip() != "", "--data must not be empty", self.data)
-        _check(
-            self.samples is None or _int(self.samples, 1),
-            "--samples must be a positive integer (0 = all)",
+        require(
+            isinstance(self.data, str) and self.data.strip() != "",
+            name,
+            "data",
+            "must not be empty",
+            self.data,
+        )
+        require(
+            self.samples is None or is_integer(self.samples, 1),
+            name,
+            "samples",
+            "must be a positive integer (or None: all)",
             self.samples,
         )
         if self.levels:
             if not task.has_levels:
-                raise UsageError(f"task {task.name} has no difficulty levels; drop --levels")
-            _check(
-                all(_int(level, 1) for level in self.levels),
-                "--levels must be positive integers",
-                self.levels,
-            )
-        _check(_int(self.seed, None), "--seed must be an integer", self.seed)
-        _check(
-            self.data_seed is None or _int(self.data_seed, None),
-            "--data-seed must be an integer",
-            self.data_seed,
-        )
-        _check(
-            self.baseline_strategy in ("random_matched", "random_nearby"),
-            "--baseline must be random_matched or random_nearby",
-            self.baseline_strategy,
-        )
-        _check_search(self.search)
-        _check_eval(self.eval, task)
+                raise SettingError(
+                    name, "levels", f"task {task.name} has no difficulty levels; drop {{setting}}"
+                )
+            ok = all(is_integer(level, 1) for level in self.levels)
+            require(ok, name, "levels", "must be positive integers", self.levels)
+        require(is_integer(self.seed), name, "seed", "must be an integer", self.seed)
+        ok = self.data_seed is None or is_integer(self.data_seed)
+        require(ok, name, "data_seed", "must be an integer", self.data_seed)
+        require_choice(self.baseline_strategy, BASELINE_STRATEGIES, name, "baseline_strategy")
+        self.search.validate()
+        self.eval.validate(task)
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -100,60 +154,11 @@ class RunConfig:
         )
 
 
-def _int(value: Any, minimum: int | None) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and (minimum is None or value >= minimum)
+def default_source(task: str) -> str:
+    """The data source a run of ``task`` reads when none is named (:attr:`Task.default_source`)."""
+    from cola.tasks import get_task
 
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check(ok: bool, message: str, value: Any) -> None:
-    if not ok:
-        raise UsageError(f"{message}, got {value!r}")
-
-
-def _check_search(search: SearchConfig) -> None:
-    get_strategy(search.strategy)  # unknown strategy: ColaError naming the known ones
-    _check(_int(search.simulations, 0), "--simulations must be an integer >= 0", search.simulations)
-    _check(_int(search.batch_size, 1), "--batch-size must be an integer >= 1", search.batch_size)
-    _check(
-        _number(search.exploration_c) and search.exploration_c >= 0,
-        "--c must be a number >= 0",
-        search.exploration_c,
-    )
-    _check(_number(search.length_penalty), "--length-penalty must be a finite number", search.length_penalty)
-    _check(
-        _number(search.max_length_factor) and search.max_length_factor > 0,
-        "--max-length-factor must be a number > 0",
-        search.max_length_factor,
-    )
-
-
-def _check_eval(evaluation: EvalConfig, task) -> None:
-    _check(
-        evaluation.mode in ("fast", "naive", "exact"), "--mode must be fast, naive or exact", evaluation.mode
-    )
-    _check(
-        evaluation.style in ("auto", "chat", "base"), "--style must be auto, chat or base", evaluation.style
-    )
-    _check(
-        evaluation.scoring in ("generate", "choice"),
-        "--scoring must be generate or choice",
-        evaluation.scoring,
-    )
-    if evaluation.scoring == "choice" and task.kind != "multiple_choice":
-        raise UsageError(f"--scoring choice needs a multiple-choice task; {task.name} is {task.kind}")
-    _check(
-        evaluation.max_new_tokens is None or _int(evaluation.max_new_tokens, 1),
-        "--max-new-tokens must be a positive integer",
-        evaluation.max_new_tokens,
-    )
-    _check(
-        _number(evaluation.prefix_cache_mb) and evaluation.prefix_cache_mb >= 0,
-        "--prefix-cache-mb must be a number >= 0",
-        evaluation.prefix_cache_mb,
-    )
+    return get_task(task).default_source
 
 
 def sample_seed(run_seed: int, sample_id: str) -> int:

@@ -22,10 +22,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
-from cola.errors import ColaError
+from cola.errors import ColaError, ColaWarning
 from cola.runs.records import SampleRecord
 
 # Test hook: "SAMPLE_ID:MARKER_PATH" makes the first actor to search SAMPLE_ID exit hard
@@ -70,12 +71,13 @@ class SearchWorker:
         from cola.runs.runner import search_sample
 
         evaluator = self.scorer.for_sample(sample)
-        replayed = 0
+        replayed, problem = 0, None
         if self.journal_dir is not None:
-            replayed = SampleJournal(self.journal_dir, sample.id, self.config_json).attach(evaluator)
+            journal = SampleJournal(self.journal_dir, sample.id, self.config_json)
+            replayed, problem = journal.attach(evaluator), journal.problem
         self._arm_crash(sample.id, evaluator)
         record = search_sample(self.scorer, sample, self.config, evaluator, pool=self.pool)
-        return {"record": record.to_json(), "replayed": replayed}
+        return {"record": record.to_json(), "replayed": replayed, "journal_problem": problem}
 
     def _arm_crash(self, sample_id: str, evaluator) -> None:
         if not self.crash_once:
@@ -166,6 +168,8 @@ class _ActorPool:
                 _retry(sample, self.attempts, self.max_retries, self.queue, exc)
                 print(f"cola: sample {sample.id} failed ({type(exc).__name__}); resubmitted", file=sys.stderr)
             else:
+                if data.get("journal_problem"):  # an actor's own warnings do not reach the driver's stderr
+                    warnings.warn(data["journal_problem"], ColaWarning, stacklevel=2)
                 SampleJournal.say_replayed(sample.id, data["replayed"])
                 yield data["record"]
             self._submit(slot)  # a restarted actor may find the queue empty while others hold work
@@ -197,6 +201,7 @@ def run_search_ray(
     cluster there is one actor per GPU (capped by the samples to do); otherwise
     ``workers`` single-CPU actors.
     """
+    from cola.engine.loading import check_model_source
     from cola.engine.placement import concrete_dtype
     from cola.runs.config import load_samples
     from cola.runs.store import RunStore
@@ -206,22 +211,27 @@ def run_search_ray(
     )  # "auto" as the driver resolves it
     config.validate()
     _, samples = load_samples(config)  # bad settings or data fail before anything is written
+    check_model_source(config.model)  # a --model that is no model: one line, nothing written
     with RunStore(out_dir).open(config.to_json(), resume=resume) as store:  # one writer at a time
         return _search_missing(store, config, samples, address, workers, progress, max_retries)
 
 
 def _search_missing(store, config, samples, address, workers, progress, max_retries) -> list[SampleRecord]:
-    """Search the samples ``store`` does not hold yet on Ray actors; the caller holds the run's lock."""
-    from tqdm import tqdm
+    """Search the samples ``store`` does not hold yet on Ray actors; the caller holds the run's lock.
 
-    from cola.runs.journal import SampleJournal
+    The bar counts chains as a local run's does (:mod:`cola.runs.progress`), a sample's
+    whole budget at a time, since the chains are evaluated inside the actors.
+    """
+    from cola.runs.journal import SampleJournal, remove_stale
+    from cola.runs.progress import ChainProgress, chain_budget
 
     done = set(store.done_ids())
     todo = [s for s in samples if s.id not in done]
+    remove_stale(store.path, [s.id for s in todo])  # journals of samples with a record: never replayed
     if not todo:
         return store.load_records()
     ray, started = _init_ray(address)
-    bar = tqdm(total=len(samples), initial=len(done), unit="sample", disable=not progress, dynamic_ncols=True)
+    bar = ChainProgress(len(samples), len(done), chain_budget(config), progress)
     pool = None
     try:
         pool = _ActorPool(ray, config, todo, workers, max_retries, str(store.path.resolve()))
@@ -231,7 +241,7 @@ def _search_missing(store, config, samples, address, workers, progress, max_retr
                 store.append(record)
                 SampleJournal(store.path, record.sample_id, pool.config_json).discard()
                 done.add(record.sample_id)
-                bar.update(1)
+                bar.sample_done(record.sample_id)
     finally:
         bar.close()
         if pool is not None:

@@ -9,13 +9,14 @@ point resumes without losing or duplicating samples; the chains of a sample stil
 flight are journaled (:mod:`cola.runs.journal`), so a resumed run replays them instead of
 computing them again. Per-sample seeds derive from the run
 seed and the sample id, so results do not depend on order (local, resumed or Ray runs).
+The progress bar counts the chains every arm evaluates (:mod:`cola.runs.progress`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cola.errors import RunConfigError
@@ -25,42 +26,47 @@ from cola.evaluation.limits import check_prompts_fit
 from cola.evaluation.recheck import naive_scorer, recheck_sample
 from cola.evaluation.scorer import ChainScorer
 from cola.runs.config import RunConfig, decoy_seed, load_samples, sample_seed
-from cola.runs.journal import SampleJournal
+from cola.runs.journal import SampleJournal, remove_stale
+from cola.runs.progress import ChainProgress, chain_budget
 from cola.runs.records import SampleRecord
 from cola.search import SearchOutcome, get_strategy
 
 
 def search_sample(
-    scorer: ChainScorer, sample, config: RunConfig, evaluator=None, pool: Sequence[str] = ()
+    scorer: ChainScorer,
+    sample,
+    config: RunConfig,
+    evaluator=None,
+    pool: Sequence[str] = (),
+    share_arms: bool = True,
 ) -> SampleRecord:
     """Every arm of one sample: the original answer, the main search, its random baseline and its decoy control.
 
-    The arms share the sample's evaluator (its memo of evaluated chains and its prefix
-    trie), so a chain any arm asks for is computed once. ``pool`` is the task's answer
-    distribution at hand (the run's gold answers), from which decoy labels are drawn.
-    ``evaluator``: the sample's evaluator when the caller made it (e.g. one that batches
-    its evaluations with other samples'); by default a fresh one.
+    The arms share the sample's evaluator (its memo and prefix trie), so a chain any arm asks
+    for is computed once; ``share_arms=False`` gives the baseline and the decoy control fresh
+    evaluators (same records, no sharing). ``pool``: the run's gold answers, from which decoy
+    labels are drawn. ``evaluator``: the sample's, when the caller made one (batching), else fresh.
     """
     task = scorer.task
-    evaluator = evaluator or scorer.for_sample(sample)
+    evaluator, original = _ready(evaluator or scorer.for_sample(sample), task, sample, config, pool)
+    shared = (evaluator, original)
+
+    def arm():  # what the baseline and the decoy control run on
+        return shared if share_arms else _ready(scorer.for_sample(sample), task, sample, config, pool)
+
     num_layers = scorer.model.num_layers
-    original = evaluator.original()
-    evaluator.set_decoy(choose_decoy(task, sample, original, pool, decoy_seed(config.seed, sample.id)))
-    original = evaluator.original()  # now graded against the decoy too
     search_config = dataclasses.replace(config.search, seed=sample_seed(config.seed, sample.id))
     outcome = _timed(config.search.strategy, evaluator, num_layers, search_config, original)
-    baseline = decoy_search = None
-    if config.baseline:
-        baseline_config = dataclasses.replace(
-            search_config,
-            strategy=config.baseline_strategy,
-            simulations=len(outcome.evaluations),
-            match_edits=tuple(outcome.edits or ()),
-        )
-        baseline = _timed(config.baseline_strategy, evaluator, num_layers, baseline_config, original)
+    baseline = _baseline(config, search_config, outcome, num_layers, *arm()) if config.baseline else None
+    decoy_search = None
     if config.decoy and evaluator.decoy is not None:
+        decoy_evaluator, decoy_original = arm()
         decoy_search = _timed(
-            config.search.strategy, DecoyTarget(evaluator), num_layers, search_config, original.swapped()
+            config.search.strategy,
+            DecoyTarget(decoy_evaluator),
+            num_layers,
+            search_config,
+            decoy_original.swapped(),
         )
         decoy_search.evaluations = [e.swapped() for e in decoy_search.evaluations]
     return SampleRecord(
@@ -76,6 +82,24 @@ def search_sample(
         decoy=evaluator.decoy,
         decoy_search=decoy_search,
     )
+
+
+def _ready(evaluator, task, sample, config: RunConfig, pool: Sequence[str]):
+    """``evaluator`` with the sample's decoy label set, and the original answer graded against both labels."""
+    original = evaluator.original()
+    evaluator.set_decoy(choose_decoy(task, sample, original, pool, decoy_seed(config.seed, sample.id)))
+    return evaluator, evaluator.original()  # now graded against the decoy too
+
+
+def _baseline(config: RunConfig, search_config, outcome: SearchOutcome, num_layers: int, evaluator, original):
+    """The random baseline with the search's budget (its distinct chains) and reach (its edit counts)."""
+    baseline_config = dataclasses.replace(
+        search_config,
+        strategy=config.baseline_strategy,
+        simulations=len(outcome.evaluations),
+        match_edits=tuple(outcome.edits or ()),
+    )
+    return _timed(config.baseline_strategy, evaluator, num_layers, baseline_config, original)
 
 
 def _timed(strategy: str, evaluator, num_layers: int, config, original) -> SearchOutcome:
@@ -114,6 +138,10 @@ def run_search(
     config = _with_concrete_dtype(config, model, device)
     config.validate()
     task, samples = load_samples(config)  # bad settings or data fail before anything is written
+    if model is None:
+        from cola.engine.loading import check_model_source
+
+        check_model_source(config.model)  # a --model that is no model: one line, nothing written
     loading = {"device": device, "self_check": self_check}
     with RunStore(out_dir).open(config.to_json(), resume=resume) as store:  # one writer at a time
         return _search_missing(
@@ -146,7 +174,9 @@ def _search_missing(
 ) -> list[SampleRecord]:
     """Search the samples ``store`` does not hold yet; the caller holds the run's lock."""
     done = store.done_ids()
-    todo = [s for s in samples if s.id not in done][:limit]
+    remaining = [s for s in samples if s.id not in done]
+    remove_stale(store.path, [s.id for s in remaining])  # journals of samples with a record: never replayed
+    todo = remaining[:limit]
     if todo:
         if model is None:
             from cola.engine.model import ChainModel
@@ -156,21 +186,27 @@ def _search_missing(
         check_prompts_fit(scorer, todo)
         pool = [s.gold for s in samples]
         journal_config = config.to_json()
+        bar = ChainProgress(len(done) + len(todo), len(done), chain_budget(config), progress)
 
         def search_journaled(evaluator) -> SampleRecord:
             replayed = SampleJournal(store.path, evaluator.sample.id, journal_config).attach(evaluator)
             SampleJournal.say_replayed(evaluator.sample.id, replayed)
+            bar.track(evaluator)
             return search_sample(scorer, evaluator.sample, config, evaluator, pool)
 
         records = search_together(scorer, todo, search_journaled, concurrent_samples)
         naive = naive_scorer(scorer) if recheck > 0 else None
-        for index, record in _progress(records, len(samples), len(done), scorer, progress):
-            if naive is not None:  # here, in the thread that owns the model
-                _recheck(naive, todo[index], record, recheck, config.seed)
-            store.append(record)
-            SampleJournal(store.path, record.sample_id, journal_config).discard()
-            if on_record is not None:
-                on_record(record)
+        try:
+            for index, record in records:
+                if naive is not None:  # here, in the thread that owns the model
+                    _recheck(naive, todo[index], record, recheck, config.seed)
+                store.append(record)
+                SampleJournal(store.path, record.sample_id, journal_config).discard()
+                bar.sample_done(record.sample_id)
+                if on_record is not None:
+                    on_record(record)
+        finally:
+            bar.close()
     return store.load_records()
 
 
@@ -195,21 +231,3 @@ def _recheck(naive: ChainScorer, sample, record: SampleRecord, count: int, run_s
         *(record.baseline.evaluations if record.baseline else []),
     ]
     record.recheck = recheck_sample(naive, sample, tried, count, sample_seed(run_seed, record.sample_id))
-
-
-def _progress(
-    records: Iterable[tuple[int, SampleRecord]], total, already, scorer, enabled
-) -> Iterable[tuple[int, SampleRecord]]:
-    """Yield records while showing samples done, chain evaluations per second and ETA."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=already, unit="sample", disable=not enabled, dynamic_ncols=True)
-    try:
-        for item in records:
-            stats = scorer.stats
-            rate = stats.chains / stats.seconds if stats.seconds else 0.0
-            bar.set_postfix_str(f"{rate:.1f} evals/s")
-            bar.update(1)
-            yield item
-    finally:
-        bar.close()

@@ -27,24 +27,33 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from cola.errors import ColaError, ColaWarning, RunConfigError
-from cola.runs.lock import RunLock
+from cola.outputs import atomic_write, fsync_dir, os_errors, output_path
+from cola.runs.lock import LOCK_FILE, RunLock
 from cola.runs.records import SampleRecord
+from cola.runs.saved import (
+    CONFIG_FILE,
+    INFLIGHT_DIR,
+    RECORDS_FILE,
+    check_layout,
+    is_run_config,
+    read_config_json,
+)
 
-CONFIG_FILE = "config.json"
-RECORDS_FILE = "records.jsonl"
+__all__ = ["CONFIG_FILE", "RECORDS_FILE", "RESUME_MUTABLE_KEYS", "RunStore", "config_differences"]
+RUN_MEMBERS = frozenset({CONFIG_FILE, RECORDS_FILE, LOCK_FILE, INFLIGHT_DIR})
 
 # Dotted config keys that may change on --resume: they affect how a run executes (memory,
-# speed), never what a record contains. Everything else must match exactly.
+# speed), never what a record contains. Everything else must match exactly. (Drafting gives
+# the undrafted text: tests/test_drafting.py; runs made before it existed have no such key.)
 RESUME_MUTABLE_KEYS: frozenset[str] = frozenset(
-    {"progress", "quiet", "workers", "ray", "eval.prefix_cache_mb"}
+    {"progress", "quiet", "workers", "ray", "eval.prefix_cache_mb", "eval.draft"}
 )
 
 
@@ -69,44 +78,16 @@ def config_differences(saved: Any, new: Any, prefix: str = "") -> list[tuple[str
     return []
 
 
-def _fsync_dir(path: Path) -> None:
-    """Make a rename/creation inside ``path`` durable (no-op where directories can't be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Temp file in the same directory + fsync + ``os.replace``: all or nothing."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
+    """``data`` as indented, key-sorted JSON, written all or nothing (:func:`cola.outputs.atomic_write`)."""
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 class RunStore:
     """One run directory. One writer (it holds the directory's lock); any number of readers."""
 
     def __init__(self, path: str | Path):
+        self._named = str(path).strip() != ""  # Path("") would silently mean the current directory
         self.path = Path(path)
         self.config_path = self.path / CONFIG_FILE
         self.records_path = self.path / RECORDS_FILE
@@ -121,40 +102,94 @@ class RunStore:
         return self.records_path.exists() and self.records_path.stat().st_size > 0
 
     def load_config(self) -> dict[str, Any] | None:
-        if not self.config_path.exists():
-            return None
-        try:
-            return json.loads(self.config_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RunConfigError(f"{self.config_path} is not valid JSON ({exc})") from None
+        """The saved config as a JSON object (None if there is none); a damaged one is one line."""
+        return read_config_json(self.path)
 
-    def create(self, config: dict[str, Any], resume: bool = False) -> None:
+    def check_target(self) -> None:
+        """Refuse, before anything is written, a directory that is not (or cannot become) a run.
+
+        A run directory is recognised by its contents: an empty directory may become one; a
+        directory whose ``config.json`` is a run's config is one, whatever else it holds
+        (a report written into it, say); anything else (a model or export whose
+        ``config.json`` is not a run's, a folder of other files) is refused, so a search
+        never writes over files it does not own.
+        """
+        output_path(self.path if self._named else "")
+        if not self.path.is_dir():
+            return  # absent (created on acquire), or a file in the way (acquire's one-line OS error)
+        check_layout(self.path)
+        entries = sorted(p.name for p in self.path.iterdir())
+        saved = read_config_json(self.path)
+        if saved is not None and not is_run_config(saved):
+            raise RunConfigError(
+                f"{self.path} is not a cola run directory: its {CONFIG_FILE} is not a run config "
+                "(a model or an export?); choose another --out"
+            )
+        foreign = [name for name in entries if name not in RUN_MEMBERS]
+        if saved is None and foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise RunConfigError(
+                f"{self.path} exists and is not a cola run directory (it holds {shown}); choose another --out"
+            )
+
+    def create(
+        self, config: dict[str, Any], resume: bool = False, sample_ids: Collection[str] | None = None
+    ) -> None:
         """Lock the directory, then start a run here or (``resume``) continue one with the same config.
 
+        Resuming also checks every record against the run: its task must be the config's
+        and (given ``sample_ids``, the samples the config loads) its sample one of the run's.
         The lock is held until :meth:`close` (or until this object is dropped).
         """
         new = _normalise(config)
+        self.check_target()
         self.acquire()
         if self.exists():
             if not resume:
                 raise RunConfigError(
                     f"run dir {self.path} already exists; pass --resume or choose another --out"
                 )
-            saved = self.load_config()
-            if saved is not None:
-                diffs = config_differences(saved, new)
-                if diffs:
-                    details = "; ".join(f"{key}: saved {old!r}, now {value!r}" for key, old, value in diffs)
-                    raise RunConfigError(
-                        f"cannot resume {self.path}: the config changed ({details}); "
-                        "use the original settings or choose another --out"
-                    )
+            self.check_resume(new, sample_ids)
+            if self.load_config() is not None:
                 return
-        with _os_errors(self.path):
+        with os_errors(self.path, RunConfigError, "run dir "):
             write_json_atomic(self.config_path, new)
 
+    def check_resume(self, config: dict[str, Any], sample_ids: Collection[str] | None = None) -> None:
+        """Refuse to continue this run with ``config``: the saved config differs, or a record is foreign."""
+        saved = self.load_config()
+        if saved is not None:
+            diffs = config_differences(saved, _normalise(config))
+            if diffs:
+                details = "; ".join(f"{key}: saved {old!r}, now {value!r}" for key, old, value in diffs)
+                raise RunConfigError(
+                    f"cannot resume {self.path}: the config changed ({details}); "
+                    "use the original settings or choose another --out"
+                )
+        self.check_records(config.get("task"), sample_ids)
+
+    def check_records(self, task: Any, sample_ids: Collection[str] | None = None) -> None:
+        """Refuse records made by another run: of another task, or (given ``sample_ids``) of other samples."""
+        wanted = _task_key(task) if isinstance(task, str) else None
+        allowed = set(sample_ids) if sample_ids is not None else None
+        for number, record in enumerate(self.load_records(), start=1):
+            if wanted is not None and _task_key(record.task) != wanted:
+                raise RunConfigError(
+                    f"cannot resume {self.path}: record {number} ({record.sample_id!r}) in {RECORDS_FILE} is "
+                    f"of task {record.task}, but the run's task is {task}; move the file away or choose "
+                    "another --out"
+                )
+            if allowed is not None and record.sample_id not in allowed:
+                raise RunConfigError(
+                    f"cannot resume {self.path}: record {number} in {RECORDS_FILE} is of sample "
+                    f"{record.sample_id!r}, which this run's config does not load; move the file away or "
+                    "choose another --out"
+                )
+
     @contextmanager
-    def open(self, config: dict[str, Any], resume: bool = False) -> Iterator[RunStore]:
+    def open(
+        self, config: dict[str, Any], resume: bool = False, sample_ids: Collection[str] | None = None
+    ) -> Iterator[RunStore]:
         """:meth:`create`, then the block; the lock is released at the end.
 
         If the block fails before any record was written, what this call created (the
@@ -164,7 +199,7 @@ class RunStore:
         created_dir = not self.path.exists()
         had_config = self.config_path.exists()
         try:
-            self.create(config, resume)
+            self.create(config, resume, sample_ids)
             yield self
         except BaseException:
             if self._lock is not None and not self.exists():
@@ -191,7 +226,7 @@ class RunStore:
     def acquire(self) -> None:
         """Create the directory if needed and take its lock (RunInUseError if another process has it)."""
         if self._lock is None:
-            with _os_errors(self.path):
+            with os_errors(self.path, RunConfigError, "run dir "):
                 self.path.mkdir(parents=True, exist_ok=True)
                 self._lock = RunLock(self.path)
 
@@ -206,7 +241,10 @@ class RunStore:
         """``(records, end_of_last_good_line, tail_is_complete_record_without_newline)``."""
         if not self.records_path.exists():
             return [], 0, False
-        data = self.records_path.read_bytes()
+        try:
+            data = self.records_path.read_bytes()
+        except OSError as exc:  # a directory where the records belong, no permission
+            raise RunConfigError(f"cannot read {self.records_path}: {exc.strerror or exc}") from None
         records: list[SampleRecord] = []
         seen: set[str] = set()
         pos = 0
@@ -218,8 +256,8 @@ class RunStore:
             record = None
             if line.strip():
                 try:
-                    record = SampleRecord.from_json(json.loads(line))
-                except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+                    record = _record_of(json.loads(line))
+                except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
                     if newline < 0:  # torn tail of an interrupted append
                         self._warn(
                             f"{self.records_path}:{number}: ignoring a torn last line ({len(line)} bytes, "
@@ -283,7 +321,7 @@ class RunStore:
         finally:
             os.close(fd)
         if created:
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
 
     def append(self, record: SampleRecord) -> bool:
         """Durably add one record; False (and nothing written) if its sample id is already stored."""
@@ -296,19 +334,19 @@ class RunStore:
         line = (
             json.dumps(record.to_json(), separators=(",", ":")) + "\n"
         )  # ASCII: no line splitter can tear it
-        with _os_errors(self.path):
+        with os_errors(self.path, RunConfigError, "run dir "):
             self._write(line.encode("utf-8"))
         self._done.add(record.sample_id)
         return True
 
 
-@contextmanager
-def _os_errors(path: Path) -> Iterator[None]:
-    """An OS refusal to write the run (read-only, not a directory, disk full) as one line."""
-    try:
-        yield
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        if isinstance(exc, (FileExistsError, NotADirectoryError)):
-            reason = "it (or a parent) exists and is not a directory"
-        raise RunConfigError(f"cannot write run dir {path}: {reason}") from None
+def _record_of(data: Any) -> SampleRecord:
+    """A record from one parsed line; a line of another shape (``null``, a list) is a ValueError."""
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    return SampleRecord.from_json(data)
+
+
+def _task_key(name: str) -> str:
+    """Task names as the task registry compares them ("arc-easy" is "arc_easy")."""
+    return name.strip().lower().replace("-", "_")

@@ -2,10 +2,11 @@
 
 Importing this package registers the built-in strategies: ``mcts``, ``random_matched``
 (random chains with the edit counts of the search they are compared with: the default
-baseline), ``random_nearby`` (random chains within four edits of the full model) and
-``best_first`` (best-first over single edits from the best correct chain so far). A
-strategy sees only a :class:`~cola.search.base.ChainEvaluator` bound to one sample, never
-the model. Adding a strategy is one module that decorates a function with
+baseline), ``random_nearby`` (random chains within four edits of the full model),
+``best_first`` (best-first over single edits from the best correct chain so far) and
+``polar_mcts`` (the authors' released MCTS, :mod:`cola.search.polar_mcts`). A strategy
+sees only a :class:`~cola.search.base.ChainEvaluator` bound to one sample, never the
+model. Adding a strategy is one module that decorates a function with
 :func:`~cola.search.base.register_strategy` plus its import below.
 
 May import: cola.errors, cola.engine.chain, cola.evaluation.result
@@ -13,6 +14,7 @@ May import: cola.errors, cola.engine.chain, cola.evaluation.result
 
 from cola.search import best_first as _best_first  # noqa: F401  (registers "best_first")
 from cola.search import mcts as _mcts  # noqa: F401  (registers "mcts")
+from cola.search import polar_mcts as _polar_mcts  # noqa: F401  (registers "polar_mcts")
 from cola.search import random_matched as _matched  # noqa: F401  (registers "random_matched")
 from cola.search import random_nearby as _nearby  # noqa: F401  (registers "random_nearby")
 from cola.search.actions import Action, ActionSpace

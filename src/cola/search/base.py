@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cola.engine.chain import Chain, distinct_layers, full_chain
-from cola.errors import ColaError
+from cola.errors import ColaError, SettingError, is_finite_number, is_integer, require
 from cola.evaluation.result import Evaluation
 from cola.search.actions import ActionSpace
 
@@ -64,19 +64,28 @@ class SearchOutcome:
 
 @dataclass
 class SearchConfig:
-    """Knobs of the chain search (defaults follow the paper's protocol)."""
+    """Knobs of the chain search (defaults follow the paper's protocol).
 
-    strategy: str = "mcts"
+    A field's ``metadata["help"]`` is its command-line help, and ``metadata["flag"]`` its
+    flag where that is not the field's own name (``cola search`` builds its options from these).
+    """
+
+    strategy: str = "mcts"  # a registered strategy (:func:`strategy_names`)
     simulations: int = 200  # MCTS iterations; for "random_nearby": distinct chains, root included
-    exploration_c: float = math.sqrt(2)
-    length_penalty: float = 5.0  # lambda in UCB: - lambda * len(chain) / num_layers
+    exploration_c: float = field(
+        default=math.sqrt(2), metadata={"flag": "--c", "help": "UCB exploration constant"}
+    )
+    # lambda in UCB: - lambda * len(chain) / num_layers
+    length_penalty: float = field(default=5.0, metadata={"help": "lambda in the UCB length penalty"})
     random_expand_prob: float = 0.1
     max_length_factor: float = 2.0  # max chain length = round(factor * num_layers)
     min_length: int = 1
     block_sizes: tuple[int, ...] = (1, 2, 3, 4)
     repeat_counts: tuple[int, ...] = (1, 2, 3, 4)
-    batch_size: int = 1  # leaves per round (virtual loss), evaluated in one evaluator call
-    early_stop: bool = False  # stop once a correct chain shorter than the model is found
+    # Leaves per round (virtual loss), evaluated in one evaluator call.
+    batch_size: int = field(default=1, metadata={"help": "leaves per MCTS round (virtual loss)"})
+    # Stop once a correct chain shorter than the model is found.
+    early_stop: bool = field(default=False, metadata={"help": "stop once a shorter correct chain is found"})
     seed: int = 0
     # random_matched only: the edit count of every chain of the search it is compared with (set per sample).
     match_edits: tuple[int, ...] = ()
@@ -85,27 +94,48 @@ class SearchConfig:
         """``round(factor * L)`` with halves rounded up (not Python's banker's rounding)."""
         return int(math.floor(self.max_length_factor * num_layers + 0.5))
 
-    def validate(self, num_layers: int) -> None:
-        """Raise :class:`ColaError` for settings that would make the search meaningless."""
-        if num_layers < 1:
-            raise ColaError(f"num_layers must be >= 1, got {num_layers}")
-        if self.simulations < 0:
-            raise ColaError(f"simulations must be >= 0, got {self.simulations}")
-        if self.batch_size < 1:
-            raise ColaError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not 0.0 <= self.random_expand_prob <= 1.0:
-            raise ColaError(f"random_expand_prob must be in [0, 1], got {self.random_expand_prob}")
-        if self.min_length < 1:
-            raise ColaError(f"min_length must be >= 1, got {self.min_length}")
-        if self.max_length(num_layers) < self.min_length:
-            raise ColaError(
-                f"max chain length {self.max_length(num_layers)} (max_length_factor "
-                f"{self.max_length_factor} x {num_layers} layers) is below min_length {self.min_length}"
-            )
-        for name in ("block_sizes", "repeat_counts"):
-            values = tuple(getattr(self, name))
-            if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-                raise ColaError(f"{name} must be a non-empty list of positive integers, got {values!r}")
+    def validate(self, num_layers: int | None = None) -> SearchConfig:
+        """Raise a :class:`SettingError` naming the first setting that cannot run; returns ``self``.
+
+        With ``num_layers``, also check the length bounds against that depth (a strategy
+        does, before its first evaluation).
+        """
+        name = type(self).__name__
+        get_strategy(self.strategy)  # unknown strategy: ColaError naming the known ones
+        require(
+            is_integer(self.simulations, 0), name, "simulations", "must be an integer >= 0", self.simulations
+        )
+        require(
+            is_integer(self.batch_size, 1), name, "batch_size", "must be an integer >= 1", self.batch_size
+        )
+        c = self.exploration_c
+        require(is_finite_number(c) and c >= 0, name, "exploration_c", "must be a number >= 0", c)
+        penalty = self.length_penalty
+        require(is_finite_number(penalty), name, "length_penalty", "must be a finite number", penalty)
+        factor = self.max_length_factor
+        require(
+            is_finite_number(factor) and factor > 0, name, "max_length_factor", "must be a number > 0", factor
+        )
+        p = self.random_expand_prob
+        require(is_finite_number(p) and 0.0 <= p <= 1.0, name, "random_expand_prob", "must be in [0, 1]", p)
+        require(
+            is_integer(self.min_length, 1), name, "min_length", "must be an integer >= 1", self.min_length
+        )
+        for setting in ("block_sizes", "repeat_counts"):
+            values = tuple(getattr(self, setting))
+            ok = bool(values) and all(is_integer(v, 1) for v in values)
+            require(ok, name, setting, "must be a non-empty list of positive integers", values)
+        if num_layers is not None:
+            if num_layers < 1:
+                raise ColaError(f"num_layers must be >= 1, got {num_layers}")
+            if self.max_length(num_layers) < self.min_length:
+                raise SettingError(
+                    name,
+                    "max_length_factor",
+                    f"max chain length {self.max_length(num_layers)} ({{setting}} "
+                    f"{self.max_length_factor} x {num_layers} layers) is below min_length {self.min_length}",
+                )
+        return self
 
 
 def action_space(config: SearchConfig, num_layers: int) -> ActionSpace:
@@ -140,11 +170,12 @@ def strategy_names() -> list[str]:
 
 
 def get_strategy(name: str) -> Strategy:
-    try:
-        return _STRATEGIES[name]
-    except KeyError:
-        known = ", ".join(strategy_names()) or "none"
-        raise ColaError(f"unknown search strategy {name!r}; known strategies: {known}") from None
+    """The strategy registered as ``name``; ``-`` and ``_`` are the same letter, as in task names."""
+    for key in (name, name.replace("-", "_"), name.replace("_", "-")):
+        if key in _STRATEGIES:
+            return _STRATEGIES[key]
+    known = ", ".join(strategy_names()) or "none"
+    raise ColaError(f"unknown search strategy {name!r}; known strategies: {known}")
 
 
 def best_chain(evaluations: Sequence[Evaluation]) -> Chain | None:

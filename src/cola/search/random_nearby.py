@@ -1,9 +1,9 @@
 """Nearby random search: random chains within four edits of the full chain, at a fixed budget.
 
-This was cola's first null baseline. It cannot go where a deep tree search goes (MCTS
-reaches 9-12 edits at 200 simulations), so it is no longer the default baseline
-(:mod:`cola.search.random_matched` matches the search's reach); it stays available as
-``random_nearby`` for budgets without a search to match.
+It cannot go where a deep tree search goes (MCTS reaches 9-12 edits at 200
+simulations), so a search that beats it may only have looked further; the default
+baseline is therefore :mod:`cola.search.random_matched`, which matches the search's
+reach. This one serves budgets without a search to match, as ``random_nearby``.
 
 ``config.simulations`` is the budget in DISTINCT chains evaluated, the root included,
 so it pays the same model cost as a search with that many chains. A candidate is the

@@ -7,7 +7,7 @@ a tokenizer (for chat templates) but never the model.
 May import: cola.errors
 """
 
-from cola.tasks import arc, arith, gsm8k, math500  # noqa: F401  (imported to register the tasks)
+from cola.tasks import arc, arith, direct, gsm8k, math500  # noqa: F401  (imported to register the tasks)
 from cola.tasks.base import Sample, Task, truncate_at
 from cola.tasks.registry import get_task, list_tasks, register_task
 

@@ -30,6 +30,7 @@ class Arith(Task):
     name = "arith"
     kind = "generative"
     max_new_tokens = 6
+    default_source = "generated"  # questions are drawn from a seed; there is no file to read
     default_count = 50
 
     def __init__(self, op: str = "*", low: int = 2, high: int = 9):

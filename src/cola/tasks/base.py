@@ -13,7 +13,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from cola.errors import ColaError, DatasetError
 from cola.tasks import sources
@@ -22,7 +22,7 @@ PARTIAL_CHARACTER = "\ufffd"  # what decoding shows for a character whose bytes 
 
 Style = Literal["chat", "base"]
 Kind = Literal["multiple_choice", "generative"]
-STYLES: tuple[Style, ...] = ("chat", "base")
+STYLES: tuple[Style, ...] = get_args(Style)  # every concrete prompt style
 
 
 class GradingTimeout(Exception):
@@ -94,6 +94,8 @@ class Task(ABC):
     bundled_file: ClassVar[str | None] = None  # file name in cola/data (test split only)
     required_fields: ClassVar[tuple[str, ...]] = ()  # dotted paths, e.g. "choices.label"
     has_levels: ClassVar[bool] = False
+    # The source a run reads when none is named: the sample shipped with cola, where there is one.
+    default_source: ClassVar[str] = "bundled"
 
     # ------------------------------------------------------------------ data
     def load(

@@ -19,6 +19,7 @@ from cola.errors import DatasetError
 SPLIT_ALIASES = {"val": "validation", "valid": "validation", "dev": "validation", "eval": "validation"}
 
 _MISSING = object()
+MAX_ROW_BYTES = 1 << 20  # the longest bundled row is a few KB
 
 
 def bundled_path(file_name: str) -> Path:
@@ -39,8 +40,15 @@ def jsonl_rows(path: str | Path) -> Iterator[tuple[str, int, dict]]:
 def _read_jsonl(path: Path) -> Iterator[tuple[str, int, dict]]:
     index = 0
     with path.open("rb") as handle:
-        for line_number, raw in enumerate(handle, start=1):
+        # A bounded read per line: a huge line is refused by its size, never parsed (or held whole).
+        lines = iter(lambda: handle.readline(MAX_ROW_BYTES + 1), b"")
+        for line_number, raw in enumerate(lines, start=1):
             where = f"{path}: row {line_number}"
+            if len(raw) > MAX_ROW_BYTES:
+                raise DatasetError(
+                    f"{where}: longer than {MAX_ROW_BYTES >> 20} MiB; a benchmark row is one question "
+                    "with its answer, so this is not a dataset row"
+                )
             line = _decode(raw, where, first=line_number == 1)
             if not line.strip():
                 continue
