@@ -62,6 +62,12 @@ class Decoded:
     accepted: int = 0  # tokens those steps gave (one without drafts; ``accepted / steps`` per step)
     rounds: int = 0  # lock-step rounds: sequential passes of every unfinished lane
 
+    def count_round(self, lanes: int, drafted: int) -> None:
+        """One lock-step round of ``lanes`` steps that fed ``drafted`` drafted tokens besides their newest."""
+        self.steps += lanes
+        self.rounds += 1
+        self.tokens_fed += lanes + drafted
+
 
 def prefill(model: ChainRunner, chain: Chain, input_ids: torch.Tensor, group: object = None) -> Prefilled:
     """Run one unpadded prompt (``[1, T]`` ids) through ``chain`` into a fresh cache."""
@@ -165,11 +171,10 @@ def decode_lanes(
 ) -> Decoded:
     """Greedy decoding of every prefilled lane in lock-step (see the module docstring).
 
-    ``separate``: every lane gets its own layer and LM-head calls, so no lane's arithmetic
-    depends on its batch-mates (:func:`cola.engine.lanes.run_lanes`). ``draft``: feed drafted
-    tokens after each lane's newest one and keep those the model confirms. A multi-token
-    step rounds differently from single-token steps (other kernel shapes), so it is not
-    bit-for-bit the undrafted path; exact evaluation decodes without drafts.
+    ``separate``: each lane in its own layer and LM-head calls (:func:`~cola.engine.lanes.run_lanes`).
+    ``draft``: feed drafted tokens after each lane's newest one and keep those the model
+    confirms; a multi-token step rounds unlike single-token steps (other kernel shapes), so
+    it is not bit-for-bit the undrafted path, and exact evaluation never drafts.
     """
     result = Decoded([])
     if not rows:
@@ -191,13 +196,10 @@ def decode_lanes(
         drafts = {i: drafters[i].propose(room[i]) if drafters else [] for i in active}
         lanes = _round_lanes(model, rows, active, tokens, drafts, device)
         multi = any(drafts.values())
-        if multi:
-            for lane in lanes:
-                hold_keys(lane.cache)
+        for lane in lanes if multi else ():  # keep sliding slots whole until the draft is settled
+            hold_keys(lane.cache)
         result.layer_forwards += run_lanes(model, lanes, separate=separate)
-        result.steps += len(active)
-        result.rounds += 1
-        result.tokens_fed += len(active) + sum(len(d) for d in drafts.values())
+        result.count_round(len(active), sum(len(d) for d in drafts.values()))
         if not multi:  # one token per lane: one row of logits each
             preds = model.head_rows([lane.hidden for lane in lanes], separate)[:, -1].argmax(-1).tolist()
             for i, pred in zip(active, preds):

@@ -147,12 +147,11 @@ def _run_padded(
     Row ``i`` holds ``n_i`` cached keys and ``k_i`` new tokens. Its cached keys are
     right-aligned and left-padded to the longest (``P`` columns); its new tokens follow in
     columns ``P .. P + k_i - 1``, right-padded to the most new tokens (``K``). Padding is
-    masked through transformers' own mask functions, exactly as in batched generation with
-    left padding. Because every row's new tokens start in the same column, the column
-    distance between any real query and real key is their distance in tokens, so a sliding
-    window cuts each row where its own window ends. Padded queries (zero states) see the
-    row's real keys, never nothing, and their outputs are dropped. Each row then keeps its
-    own ``n_i + k_i`` keys (a sliding slot trimmed to its window unless held).
+    masked through transformers' own mask functions, as in batched generation with left
+    padding. Every row's new tokens start in the same column, so the column distance of a
+    real query and key is their distance in tokens and a sliding window cuts each row where
+    its own window ends. Padded queries (zero states) see the row's real keys and their
+    outputs are dropped. Each row keeps its own ``n_i + k_i`` keys.
     """
     kind = model.anatomy.layer_types[layer_index]
     steps = [lane.step or default for lane in runners]
@@ -160,11 +159,7 @@ def _run_padded(
     held = [s.keys.shape[-2] for s in slots]  # decoding: every slot holds the prompt
     counts = [lane.hidden.shape[1] for lane in runners]
     starts = [int(step.position_ids[0, 0]) for step in steps]
-    for step, count in zip(steps, counts):
-        if step.position_ids.shape[-1] != count:
-            raise ValueError(
-                f"a lane's step inputs cover {step.position_ids.shape[-1]} tokens but it carries {count}"
-            )
+    _check_step_lengths(steps, counts)
     longest, most = max(held), max(counts)
     first = slots[0].keys
     keys = first.new_zeros(len(runners), first.shape[1], longest, first.shape[3])
@@ -190,6 +185,14 @@ def _run_padded(
             merged.values[row : row + 1, :, longest - n : longest + k],
             slot_seen(slot) + k,
         )
+
+
+def _check_step_lengths(steps: list[StepInputs], counts: list[int]) -> None:
+    for step, count in zip(steps, counts):
+        if step.position_ids.shape[-1] != count:
+            raise ValueError(
+                f"a lane's step inputs cover {step.position_ids.shape[-1]} tokens but it carries {count}"
+            )
 
 
 def _padded_step(

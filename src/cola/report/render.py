@@ -52,39 +52,7 @@ Table = tuple[list[str], list[list[str]]]
 
 def _sections(data: ReportData) -> list[tuple[str, str, Table | None, str | None]]:
     """(title, intro, table, figure name) in report order."""
-    depths = ", ".join(f"{r.num_layers} layers ({r.name})" for r in data.runs)
-    sections = [
-        ("Summary", ORACLE_NOTE, summary_table(data), None),
-        (
-            "Transitions",
-            "How each sample's original outcome changes under the oracle best chain.",
-            transition_table(data),
-            "transitions",
-        ),
-        ("Best-chain length", f"Lengths of the best chains; the full model has {depths}.", None, "lengths"),
-        (
-            "Per-layer usage",
-            "How often each layer is skipped (absent), kept (once) or repeated (more than "
-            "once) across the main search's best chains.",
-            None,
-            "layers",
-        ),
-        (
-            "Usage by thirds of the depth",
-            "Per third: fraction of its layers a best chain uses, mean runs "
-            "per layer, and share of all chain positions.",
-            thirds_table(data),
-            "thirds",
-        ),
-        (
-            "Reach",
-            "Where each strategy looked, whatever it found: the edits from the full chain and the "
-            "length of every chain it evaluated. A baseline that cannot reach as far as the search is no "
-            "null for it.",
-            reach_table(data),
-            "reach",
-        ),
-    ]
+    sections = _run_sections(data)
     if data.has_levels:
         sections.append(
             (
@@ -116,6 +84,43 @@ def _sections(data: ReportData) -> list[tuple[str, str, Table | None, str | None
     )
     sections.append(("Per-layer table", "", layer_table(data), None))
     return sections
+
+
+def _run_sections(data: ReportData) -> list[tuple[str, str, Table | None, str | None]]:
+    """The sections every report has, whatever its runs hold."""
+    depths = ", ".join(f"{r.num_layers} layers ({r.name})" for r in data.runs)
+    return [
+        ("Summary", ORACLE_NOTE, summary_table(data), None),
+        (
+            "Transitions",
+            "How each sample's original outcome changes under the oracle best chain.",
+            transition_table(data),
+            "transitions",
+        ),
+        ("Best-chain length", f"Lengths of the best chains; the full model has {depths}.", None, "lengths"),
+        (
+            "Per-layer usage",
+            "How often each layer is skipped (absent), kept (once) or repeated (more than "
+            "once) across the main search's best chains.",
+            None,
+            "layers",
+        ),
+        (
+            "Usage by thirds of the depth",
+            "Per third: fraction of its layers a best chain uses, mean runs "
+            "per layer, and share of all chain positions.",
+            thirds_table(data),
+            "thirds",
+        ),
+        (
+            "Reach",
+            "Where each strategy looked, whatever it found: the edits from the full chain and the "
+            "length of every chain it evaluated. A baseline that cannot reach as far as the search is no "
+            "null for it.",
+            reach_table(data),
+            "reach",
+        ),
+    ]
 
 
 def render_markdown(data: ReportData, figure_files: dict[str, str] | None = None) -> str:
