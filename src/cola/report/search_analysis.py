@@ -139,7 +139,7 @@ def strategy_comparison(loaded: dict[Path, tuple[dict, list]]) -> str:
         return config.get("model"), config.get("task"), search.get("simulations")
 
     mcts_runs = {key(c): p for p, c in configs.items() if (c.get("search") or {}).get("strategy") == "mcts"}
-    lines, pooled = [], []
+    lines, pooled = [], {}  # pooled per strategy: a pooled row never mixes two searches
     for path, config in configs.items():
         strategy = (config.get("search") or {}).get("strategy")
         partner = mcts_runs.get(key(config))
@@ -151,11 +151,13 @@ def strategy_comparison(loaded: dict[Path, tuple[dict, list]]) -> str:
         ]
         wins = [(shortened(a, a.search), shortened(b, b.search), shortened(b, b.baseline)) for a, b in pairs]
         lines.append(_comparison_row(f"{path.name} vs {partner.name}", wins, depth=True))
-        pooled.extend(wins)
+        pooled.setdefault(strategy, []).append(wins)
     if not lines:
         return ""
-    if len(lines) > 1:
-        lines.append(_comparison_row(f"pooled: {len(lines)} runs", pooled, depth=False))
+    for strategy, runs in pooled.items():
+        if len(runs) > 1:
+            wins = [w for run in runs for w in run]
+            lines.append(_comparison_row(f"pooled {strategy}: {len(runs)} runs", wins, depth=False))
     header = [
         "| strategy vs MCTS, same samples | orig. correct | shorter: strategy | shorter: MCTS "
         "| shorter: MCTS's random arm | only strategy / only MCTS | mean best depth strategy vs MCTS |",
