@@ -5,6 +5,7 @@
 # machine runs what CI last passed with; `pip install cola` for users keeps pyproject's ranges,
 # and the torch they have (the lock pins the CPU build of torch that is on this machine's disk).
 
+PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.cola-installed
@@ -15,7 +16,7 @@ PIP := $(PY) -m pip install -q -c constraints.txt
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt Makefile
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PIP) pip
 	$(PIP) torch
 	$(PIP) -e ".[dev,ray]"
