@@ -178,6 +178,15 @@ def get_strategy(name: str) -> Strategy:
     raise ColaError(f"unknown search strategy {name!r}; known strategies: {known}")
 
 
+def walk_tree(root):
+    """``root`` and all its descendants (anything with ``children``), depth first, children in order."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(node.children))
+
+
 def best_chain(evaluations: Sequence[Evaluation]) -> Chain | None:
     """Shortest correct chain; ties by fewest distinct layers, then the first evaluated."""
     best: tuple[int, int, int] | None = None

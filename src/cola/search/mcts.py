@@ -43,6 +43,7 @@ from cola.search.base import (
     SearchOutcome,
     action_space,
     register_strategy,
+    walk_tree,
 )
 
 
@@ -67,11 +68,7 @@ class Node:
 
     def walk(self) -> Iterator[Node]:
         """This node and all its descendants, depth first, children in expansion order."""
-        stack = [self]
-        while stack:
-            node = stack.pop()
-            yield node
-            stack.extend(reversed(node.children))
+        return walk_tree(self)
 
 
 class MCTS:

@@ -61,7 +61,14 @@ from cola.engine.chain import Chain, full_chain
 from cola.errors import ColaError
 from cola.evaluation.result import Evaluation
 from cola.search.actions import Action
-from cola.search.base import ChainEvaluator, EvaluationCache, SearchConfig, SearchOutcome, register_strategy
+from cola.search.base import (
+    ChainEvaluator,
+    EvaluationCache,
+    SearchConfig,
+    SearchOutcome,
+    register_strategy,
+    walk_tree,
+)
 
 # The released code's per-model presets: (depth L, shortest chain, longest chain).
 LENGTH_PRESETS: tuple[tuple[int, int, int], ...] = ((24, 16, 28), (28, 16, 32), (36, 24, 44), (48, 36, 54))
@@ -159,11 +166,7 @@ class PolarNode:
 
     def walk(self) -> Iterator[PolarNode]:
         """This node and all its descendants, depth first, children in creation order."""
-        stack = [self]
-        while stack:
-            node = stack.pop()
-            yield node
-            stack.extend(reversed(node.children))
+        return walk_tree(self)
 
 
 class PolarMCTS:
