@@ -93,7 +93,7 @@ GRAPH = {module: imports_of(module) for module in MODULES}
 
 
 def unit_of(module: str) -> str:
-    """The part of cola a module belongs to: its package (``cola.engine``) or itself (``cola.export``)."""
+    """The part of cola a module belongs to: its package (``cola.engine``) or itself (``cola.outputs``)."""
     parts = module.split(".")
     return ".".join(parts[:2])
 

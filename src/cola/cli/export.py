@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from cola.cli.placement import add_placement_arguments, placement_from_args
 from cola.cli.registry import command
-from cola.export import FORMATS
+from cola.export import FORMATS, formats_help
 
 
 def add_export_arguments(p) -> None:
+    """The export options; the formats and their help come from the table of formats."""
     p.add_argument("--model", default="smollm2-135m", help="embedded name, local dir or hub id")
     p.add_argument("--chain", required=True, help='chain spec, e.g. "0-9,11,11,12-29"')
     p.add_argument(
         "--format",
         dest="fmt",
-        choices=FORMATS,
+        choices=tuple(FORMATS),
         required=True,
-        help="mergekit: passthrough YAML; hf: unrolled checkpoint; peft: layer_replication adapter",
+        help=formats_help(),
     )
     p.add_argument("--out", required=True, help="output directory (mergekit: a .yaml file or a directory)")
     add_placement_arguments(

@@ -61,8 +61,12 @@ def _find_final_norm(decoder: nn.Module) -> nn.Module | None:
     return norms[-1] if norms else None
 
 
-def _layer_types(config, num_layers: int) -> tuple[str, ...]:
-    """Attention type per layer: ``config.layer_types`` where the model declares it, else uniform."""
+def layer_types_of(config, num_layers: int) -> tuple[str, ...]:
+    """Attention type per layer: ``config.layer_types`` where the model declares it, else uniform.
+
+    It reads the config alone, so an export can learn the attention kinds without loading
+    any weights (:func:`cola.export.mergekit.mergekit_text`).
+    """
     declared = getattr(config, "layer_types", None)
     if declared:
         return tuple(declared[:num_layers])
@@ -104,7 +108,7 @@ def inspect_model(model: nn.Module) -> ModelAnatomy:
     layers = _find_layer_stack(decoder, num_layers)
     if layers is None:
         refuse(f"cannot find a unique stack of its {num_layers} decoder layers in {type(decoder).__name__}")
-    layer_types = _layer_types(config, num_layers)
+    layer_types = layer_types_of(config, num_layers)
     call = layer_call(config, layers[0])
     reason = unsupported_kinds(layer_types) or (call if isinstance(call, str) else None)
     if reason:
