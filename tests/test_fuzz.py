@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from cola.cli import main
@@ -196,7 +196,10 @@ def test_the_row_fuzzer_reaches_both_outcomes(task):
 
 # ------------------------------------------------------------- run directories
 # A finished run damaged at random: every command that reads it, and a resumed search, must
-# succeed or refuse in one line, and never change or lose a record that was whole.
+# succeed or refuse in one line, and never change or lose a record that was whole. A journal
+# damage first puts the run's last sample back in flight with a valid journal (as a stopped
+# run leaves it), then damages the journal: the resume must discard a doubtful journal and
+# recompute the sample to the very record the uninterrupted run wrote.
 _JUNK = st.sampled_from(
     [b"null\n", b"[1,2,3]\n", b'"abc"\n', b"{", b"}\n", b"\xff\xfe", b"\n", b'{"foo": 1}\n']
 )
@@ -214,6 +217,17 @@ _RUN_DAMAGE = st.one_of(
     ),
     st.tuples(st.just("dir"), st.sampled_from(["config.json", "records.jsonl", "inflight"])),
 )
+_JOURNAL_DAMAGE = st.one_of(
+    st.tuples(st.just("journal-truncate"), st.floats(0, 1)),
+    st.tuples(st.just("journal-insert"), st.floats(0, 1), _JUNK | st.binary(min_size=1, max_size=8)),
+    st.tuples(
+        st.just("journal-line"),
+        st.integers(0, 4),
+        _JUNK | _json.map(lambda v: json.dumps(v).encode() + b"\n"),
+    ),
+    st.tuples(st.just("journal-reward"), st.integers(1, 3)),  # a hand edit: the checksum no longer matches
+    st.tuples(st.just("journal-dir")),
+)
 RUN_CONFIG = RunConfig(
     task="arith", data="generated", samples=2, decoy=False, search=SearchConfig(simulations=4)
 )
@@ -226,9 +240,54 @@ def finished_run(smollm, tmp_path_factory) -> Path:
     return out
 
 
+def _put_in_flight(run: Path) -> Path:
+    """Drop the run's last record and journal its sample as a stopped run would; returns the journal."""
+    from cola.runs.journal import SampleJournal
+    from cola.runs.records import SampleRecord
+
+    lines = (run / "records.jsonl").read_bytes().splitlines(keepends=True)
+    (run / "records.jsonl").write_bytes(b"".join(lines[:-1]))
+    record = SampleRecord.from_json(json.loads(lines[-1]))
+    journal = SampleJournal(run, record.sample_id, RUN_CONFIG.to_json())
+    journal.start([])
+    journal.append([record.original, *record.search.evaluations[1:4]])  # [0] is the root: the original
+    return journal.path
+
+
+def _damage_journal(path: Path, damage: tuple) -> None:
+    """Damage the journal of the sample in flight (skipped once it is no longer a file)."""
+    if not path.is_file():
+        return
+    kind, data = damage[0], path.read_bytes()
+    if kind in ("journal-truncate", "journal-insert"):
+        cut = int(damage[1] * len(data))
+        data = data[:cut] if kind == "journal-truncate" else data[:cut] + damage[2] + data[cut:]
+    elif kind == "journal-line":
+        lines = data.splitlines(keepends=True)
+        lines.insert(min(damage[1], len(lines)), damage[2])
+        data = b"".join(lines)
+    elif kind == "journal-reward":
+        lines = data.splitlines(keepends=True)
+        index = min(damage[1], len(lines) - 1)
+        row = json.loads(lines[index])
+        if isinstance(row, dict) and "reward" in row:
+            row["reward"] = 1.0 - row["reward"]
+            lines[index] = json.dumps(row).encode() + b"\n"
+        data = b"".join(lines)
+    else:
+        path.unlink()
+        path.mkdir()
+        return
+    path.write_bytes(data)
+
+
 def _damage_run(run: Path, damage: tuple) -> None:
     """Apply one damage; one a previous damage made impossible (editing a directory) is skipped."""
+    import shutil
+
     kind = damage[0]
+    if damage == ("dir", "inflight") and (run / "inflight").is_dir():
+        shutil.rmtree(run / "inflight")  # a sample in flight: its journals' folder becomes a file
     target = {"set": "config.json", "line": "records.jsonl"}.get(kind, damage[1])
     if (run / target).is_dir() or (kind != "dir" and not (run / target).is_file()):
         return
@@ -281,6 +340,26 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def _without_seconds(line: bytes) -> dict:
+    """A record line as JSON without its arms' timings (the one thing a recomputed record may change)."""
+    data = json.loads(line)
+    for value in data.values():
+        if isinstance(value, dict):
+            value.pop("seconds", None)
+    return data
+
+
+def _record_line(text: bytes, sample_id: str) -> bytes | None:
+    """The record line of ``sample_id`` in a records.jsonl, if one is there whole."""
+    for line in text.splitlines(keepends=True):
+        try:
+            if line.endswith(b"\n") and json.loads(line).get("sample_id") == sample_id:
+                return line
+        except (ValueError, AttributeError):
+            continue
+    return None
+
+
 def _one_line_or_success(capsys, args: list[str]) -> None:
     code = main(args)
     err = capsys.readouterr().err
@@ -288,19 +367,35 @@ def _one_line_or_success(capsys, args: list[str]) -> None:
     assert code == 0 or (code == 2 and len(errors) == 1), err
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(_RUN_DAMAGE, min_size=1, max_size=2))
+# About one draw in ten damages a journal (each such resume recomputes a sample with SmolLM2);
+# the explicit examples below damage one in each way every time.
+_DAMAGE = st.integers(0, 9).flatmap(lambda i: _JOURNAL_DAMAGE if i == 1 else _RUN_DAMAGE)
+_DAMAGES = st.lists(_DAMAGE, min_size=1, max_size=2)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_DAMAGES)
+@example([("journal-reward", 2)])  # a reward edited by hand
+@example([("journal-insert", 0.5, b"\xff\xfe")])  # bytes that are not UTF-8, mid-line
+@example([("journal-line", 2, b'{"chain": [0], "reward": 1.0}\n')])  # JSON of the wrong shape
+@example([("journal-truncate", 0.7)])  # a torn last line: the lines before it are replayed
 def test_a_damaged_run_directory_is_read_or_refused_in_one_line(smollm, finished_run, capsys, damages):
     import shutil
+    import warnings
 
+    from cola.errors import ColaWarning
     from cola.predict.base import load_training_run
     from cola.runs.preflight import check_search
 
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "R"
         shutil.copytree(finished_run, run)
+        journal = None
+        if any(damage[0].startswith("journal") for damage in damages):
+            journal = _put_in_flight(run)
+            event("journal damaged")
         for damage in damages:
-            _damage_run(run, damage)
+            _damage_journal(journal, damage) if damage[0].startswith("journal") else _damage_run(run, damage)
         before, whole = _files(run), _whole_records(run)
         _one_line_or_success(capsys, ["summary", str(run)])
         _one_line_or_success(capsys, ["report", str(run), "--out", str(Path(tmp) / "report")])
@@ -310,12 +405,25 @@ def test_a_damaged_run_directory_is_read_or_refused_in_one_line(smollm, finished
             assert "\n" not in str(exc)
         assert _files(run) == before  # readers never write into a run
         try:
-            check_search(RUN_CONFIG, run, resume=True)
-            run_search(RUN_CONFIG, run, resume=True, model=smollm, progress=False)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                check_search(RUN_CONFIG, run, resume=True)
+                run_search(RUN_CONFIG, run, resume=True, model=smollm, progress=False)
             event("resumed")
+            said = [str(w.message) for w in caught if issubclass(w.category, ColaWarning)]
+            assert all("\n" not in line for line in said), said  # a discarded journal: one warning line
         except ColaError as exc:
             event("refused")
             assert "\n" not in str(exc)
             assert _files(run) == before  # a refused resume writes nothing
+            return
         after = (run / "records.jsonl").read_bytes() if (run / "records.jsonl").is_file() else b""
         assert all(line in after.splitlines(keepends=True) for line in whole)  # none changed or lost
+        config_kept = (run / "config.json").read_bytes() == (finished_run / "config.json").read_bytes()
+        if journal is not None and config_kept:  # the sample in flight: recomputed, never a doubtful line
+            expected = (finished_run / "records.jsonl").read_bytes().splitlines(keepends=True)[-1]
+            sample_id = json.loads(expected)["sample_id"]
+            recomputed = _record_line(after, sample_id)
+            assert recomputed is not None and _without_seconds(recomputed) == _without_seconds(expected)
+            assert not journal.exists()  # the record is written: its journal is gone
+            event("journal: sample recomputed to the same record")

@@ -18,21 +18,28 @@ import pytest
 from cola.cli import main
 from cola.errors import ColaWarning
 from cola.runs import RunConfig, run_search
-from cola.runs.journal import SampleJournal
+from cola.runs.journal import SampleJournal, journal_name
 from cola.search import SearchConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-CONFIG = RunConfig(
-    task="arith", samples=1, baseline=False, decoy=False, search=SearchConfig(simulations=4, batch_size=2)
+CONFIG = RunConfig(  # one arm, so the chains a resumed run computes are the search's alone
+    task="arith",
+    samples=1,
+    baseline=False,
+    decoy=False,
+    length_null=False,
+    sampling=False,
+    search=SearchConfig(simulations=4, batch_size=2),
 )
 
 
 def _without_seconds(record) -> dict:
+    """The record without its arms' timings (every arm that has one: searches and nulls alike)."""
     data = record.to_json()
-    for arm in ("search", "baseline", "decoy_search"):
-        if data[arm] is not None:
-            data[arm].pop("seconds")
+    for value in data.values():
+        if isinstance(value, dict):
+            value.pop("seconds", None)
     return data
 
 
@@ -180,3 +187,56 @@ def test_the_cli_says_a_discarded_journal_in_one_warning_line(smollm, tmp_path, 
     warned = [line for line in err if line.startswith("cola: warning: ")]
     assert len(warned) == 1 and "line 2 is not UTF-8" in warned[0], err
     assert not any("chains replayed" in line for line in err), err
+
+
+def _journal_path_is_a_directory(out, sample_id) -> object:
+    path = out / "inflight" / journal_name(sample_id)
+    path.mkdir(parents=True)
+    return path
+
+
+def _inflight_is_a_file(out, sample_id) -> object:
+    path = out / "inflight"
+    path.write_text("not a directory")
+    return path
+
+
+def _snapshot(out, leave_out: tuple[str, ...] = ()) -> dict:
+    return {
+        str(p.relative_to(out)): p.is_dir() or p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.name not in leave_out
+    }
+
+
+@pytest.mark.parametrize("damage", [_journal_path_is_a_directory, _inflight_is_a_file])
+@pytest.mark.parametrize("in_flight", [True, False], ids=["sample-in-flight", "run-finished"])
+def test_a_journal_or_inflight_of_the_wrong_type_is_one_line_before_a_model_loads(
+    reference, tmp_path, monkeypatch, capsys, damage, in_flight
+):
+    """``--resume`` with a directory where a sample's journal goes, or a file named ``inflight``:
+    one ``cola: error:`` line naming the path, no traceback, no model loaded, nothing written."""
+    from cola.engine import ChainModel
+
+    source, record = reference
+    out = tmp_path / "run"
+    shutil.copytree(source, out)
+    if in_flight:
+        (out / "records.jsonl").write_text("")  # the sample is to search again: its journal is needed
+    path = damage(out, record.sample_id)
+
+    def no_model(cls, *args, **kwargs):
+        raise AssertionError("a refused resume must not load a model")
+
+    monkeypatch.setattr(ChainModel, "from_pretrained", classmethod(no_model))
+    # A run without records is started afresh, its config.json written first (as before any journal).
+    leave_out = ("config.json",) if in_flight else ()
+    before = _snapshot(out, leave_out)
+    args = ["search", "--task", "arith", "--data", CONFIG.data, "--samples", "1", "--simulations", "4"]
+    args += ["--batch-size", "2", "--no-decoy", "--no-baseline", "--out", str(out), "--quiet", "--resume"]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("cola: error: ") and str(path) in err[0], err
+    assert "is not a file" in err[0] or "is not a directory" in err[0], err
+    assert _snapshot(out, leave_out) == before

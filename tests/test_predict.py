@@ -31,7 +31,7 @@ from cola.predict.base import load_training_run
 from cola.predict.evaluate import disjoint_from
 from cola.predict.fit import FitOptions, fit_predictor
 from cola.predict.polar import actions_to_chain
-from cola.report.stats import wilson_interval as wilson
+from cola.report.proportion import wilson_interval as wilson
 from cola.runs.records import Evaluation, SampleRecord, SearchOutcome
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -22,7 +22,8 @@ def _last_bar(err: str) -> str:
 def test_the_bar_counts_chains_to_the_chain_budget_and_samples_beside_it(smollm, tmp_path, capsys):
     config = RunConfig(task="arith", samples=2, decoy=False, search=SearchConfig(simulations=3, batch_size=2))
     budget = chain_budget(config)
-    assert budget == 1 + 2 * 3  # the full model, then 3 chains each for the search and its baseline
+    # the full model, then 3 chains each for the search, its baseline and its length-matched null
+    assert budget == 1 + 3 * 3
     run_search(config, tmp_path / "run", model=smollm, progress=True, concurrent_samples=2)
     bar = _last_bar(capsys.readouterr().err)
     assert f"{2 * budget}/{2 * budget}" in bar and "2/2 samples" in bar, bar

@@ -64,17 +64,17 @@ def test_cola_summary_re_derives_a_results_cell(capsys):
     run = PAPER / f"{model}-{task}"
     assert main(["summary", str(run)]) == 0
     out = capsys.readouterr().out
-    line = next(
-        line for line in out.splitlines() if line.startswith("orig. correct with a shorter correct chain")
-    )
-    columns = re.split(r"\s{2,}", line.strip())[1:]  # mcts vs gold, mcts vs decoy, baseline vs gold, ...
+
+    def shorter(arm: str) -> str:  # the "orig. correct: shorter" cell of an arm's gold row
+        line = next(line for line in out.splitlines() if line.startswith(arm) and "  gold  " in line)
+        return re.split(r"\s{2,}", line.strip())[3]
 
     def fraction(cell: str) -> str:
         found = re.search(r"\d+/\d+", cell)
         return found.group(0) if found else "-"
 
-    assert fraction(columns[0]) == fraction(mcts_shorter)
-    assert fraction(columns[2]) == fraction(random_shorter)
+    assert fraction(shorter("mcts (search)")) == fraction(mcts_shorter)
+    assert fraction(shorter("random_matched (reach-matched null)")) == fraction(random_shorter)
     if fraction(mcts_shorter) == "-":
         pytest.fail("the first row has no originally correct sample to re-derive")
 

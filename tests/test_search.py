@@ -498,3 +498,38 @@ def test_best_first_stops_when_the_space_is_exhausted():
     )
     assert len(outcome.evaluations) == len({e.chain for e in outcome.evaluations}) < 51
     assert len(evaluator.sent) == len(outcome.evaluations)  # nothing sent twice
+
+
+# ------------------------------------------------------- length-matched null
+@given(st.integers(2, 12), st.data())
+@settings(max_examples=40, deadline=None)
+def test_random_chain_of_shape_has_exactly_that_shape(num_layers, data):
+    from cola.search.random_length import chain_shape, random_chain_of_shape
+
+    skipped = data.draw(st.integers(0, num_layers - 1))
+    repeated = data.draw(st.integers(0, 2 * num_layers))
+    chain = random_chain_of_shape(num_layers, skipped, repeated, random.Random(data.draw(st.integers(0, 99))))
+    assert chain_shape(chain, num_layers) == (skipped, repeated)
+    assert len(chain) == num_layers - skipped + repeated
+    assert list(chain) == sorted(chain)  # kept layers in their order, each loop right after its layer
+
+
+def test_length_matched_null_matches_every_shape_with_the_same_budget():
+    from cola.search.random_length import chain_shape
+
+    L = 10
+    compared = get_strategy("mcts")(FakeEvaluator(hashed), L, SearchConfig(simulations=40, seed=3))
+    shapes = tuple(chain_shape(e.chain, L) for e in compared.evaluations)
+    assert any(s != (0, 0) for s in shapes) and any(s[0] > 0 for s in shapes)  # skips and repeats to match
+    config = SearchConfig(strategy="random_length", simulations=len(shapes), seed=5, match_shapes=shapes)
+    evaluator = FakeEvaluator(hashed)
+    null = get_strategy("random_length")(evaluator, L, config)
+    got = sorted(chain_shape(e.chain, L) for e in null.evaluations)
+    assert got == sorted(shapes)  # the root (0, 0) once, then one chain per shape of the compared search
+    assert len(set(evaluator.sent)) == len(evaluator.sent)  # distinct chains, each sent once
+    again = get_strategy("random_length")(FakeEvaluator(hashed), L, config)
+    assert [e.chain for e in again.evaluations] == [e.chain for e in null.evaluations]  # seeded
+    other = get_strategy("random_length")(FakeEvaluator(hashed), L, replace(config, seed=6))
+    assert [e.chain for e in other.evaluations] != [e.chain for e in null.evaluations]
+    with pytest.raises(ColaError, match="match_shapes"):
+        get_strategy("random_length")(FakeEvaluator(hashed), L, replace(config, match_shapes=()))

@@ -8,8 +8,9 @@ from dataclasses import replace
 import pytest
 
 from cola.engine.chain import full_chain
+from cola.report.nulls import summarize_menu, summarize_sampling
+from cola.report.proportion import Proportion, wilson_interval
 from cola.report.stats import (
-    Proportion,
     chance_rate,
     oracle_best_chain,
     paired_shortening,
@@ -18,10 +19,9 @@ from cola.report.stats import (
     sign_test,
     summarize,
     summarize_by_level,
-    wilson_interval,
 )
 from cola.report.text import format_level_summary, format_summary
-from cola.runs.records import Evaluation, SampleRecord, SearchOutcome
+from cola.runs.records import Evaluation, SampleRecord, SamplingOutcome, SearchOutcome
 
 L = 6
 FULL = full_chain(L)
@@ -185,18 +185,51 @@ def test_format_summary_labels_oracle_and_shows_baseline_and_chance():
     s = summarize(records())
     text = format_summary(s)
     lines = text.splitlines()
-    assert "4 samples, 6 layers" in lines[0]
+    assert "4 samples, 6 layers" in lines[0] and "the full model answers 50.0%" in lines[0]
+    assert max(len(line) for line in lines) <= 120
     header = lines[1]
-    assert "mcts vs gold (oracle)" in header and "random vs gold (oracle)" in header and "chance" in header
-    oracle_line = next(line for line in lines if line.startswith("oracle accuracy"))
-    assert "(oracle)" in oracle_line and "75.0%" in oracle_line and "3/4" in oracle_line
-    assert f"{100 * s.chance:.1f}%" in oracle_line
-    assert all("(oracle)" in line for line in lines if "fixed" in line or "shorter" in line)
-    original_line = next(line for line in lines if line.startswith("original accuracy"))
-    assert "(oracle)" not in original_line and "50.0%" in original_line
-    assert "Wilson" in text
+    assert "any chain answers it" in header and "orig. correct: shorter" in header and "fixed" in header
+    search = next(line for line in lines if line.startswith("mcts (search)  "))
+    assert "gold" in search and "75% [30%, 95%] 3/4" in search  # oracle accuracy, with its interval
+    assert any(line.startswith("random (reach-matched null)") for line in lines)
+    chance = next(line for line in lines if line.startswith("chance"))
+    assert f"{100 * s.chance:.1f}%" in chance
+    assert "Every rate above is an oracle" in text and "Wilson" in text
     free = format_summary(summarize([replace(r, num_choices=None) for r in records()]))
     assert "n/a (free-form)" in free
+
+
+def _with_nulls(record: SampleRecord, sampled: list[bool], menu: list[bool]) -> SampleRecord:
+    chains = [FULL, (0, 1, 2), (0, 1, 2, 3, 4), (0, 0, 1, 2, 3, 4, 5)]
+    return replace(
+        record,
+        sampling=SamplingOutcome(
+            0.7, 0.95, 1, ["A" if ok else "B" for ok in sampled], [float(ok) for ok in sampled]
+        ),
+        menu=SearchOutcome("fixed_menu", [ev(c, ok) for c, ok in zip(chains, menu)], len(menu), None),
+    )
+
+
+def test_sampling_pass_at_e_and_the_fixed_menu_by_hand():
+    r1, r2, r3, r4 = records()  # originally correct: r1, r2; wrong: r3, r4
+    with_nulls = [
+        _with_nulls(r1, [False, True], [True, False, False, False]),  # menu top 1 (the full chain) right
+        _with_nulls(r2, [False, False], [False, True, False, False]),  # a shorter menu chain (len 3) right
+        _with_nulls(r3, [True, False], [False, False, False, True]),  # fixed by menu chain 4 (len 7)
+        _with_nulls(r4, [False, False], [False, False, False, False]),
+    ]
+    sampling = summarize_sampling(with_nulls)
+    assert (sampling.found.successes, sampling.found.n) == (2, 4)
+    assert (sampling.fixed.successes, sampling.fixed.n) == (1, 2)
+    assert sampling.mean_accuracy == pytest.approx(0.25) and sampling.mean_draws == 2
+    assert sampling.label == "sampling pass@E (T=0.7, top-p=0.95)"
+    menu = {row.k: row for row in summarize_menu(with_nulls, ks=(1, 2, 4))}
+    assert (menu[1].found.successes, menu[2].found.successes, menu[4].found.successes) == (1, 2, 3)
+    assert (menu[1].shorter.successes, menu[2].shorter.successes, menu[2].shorter.n) == (0, 1, 2)
+    assert (menu[2].fixed.successes, menu[4].fixed.successes, menu[4].fixed.n) == (0, 1, 2)
+    assert summarize_sampling(records()) is None and summarize_menu(records()) == []
+    rows = [row.arm for row in summarize(with_nulls).rate_rows()]
+    assert "sampling pass@E (T=0.7, top-p=0.95)" in rows and "fixed menu, top 1 (one chain)" in rows
 
 
 def test_sign_test_exact_values():

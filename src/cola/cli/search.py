@@ -19,6 +19,7 @@ RUN_DATA = ["model", "task", "data", "split", "samples", "levels"]
 SEARCH = ["strategy", "simulations", "exploration_c", "length_penalty", "max_length_factor", "batch_size"]
 SEARCH_STOP = ["early_stop"]
 ARMS = ["baseline", "baseline_strategy", "decoy"]
+NULLS = ["length_null", "sampling", "sampling_temperature", "sampling_top_p", "menu_from"]
 EVAL = ["scoring", "style", "max_new_tokens", "mode", "draft"]
 EVAL_CACHE = ["prefix_cache_mb"]
 SEEDS = ["seed", "data_seed"]
@@ -37,6 +38,7 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     add_setting_options(p, SearchConfig, SEARCH, strategy={"help": ", ".join(strategy_names())})
     add_setting_options(p, SearchConfig, SEARCH_STOP)
     add_setting_options(p, RunConfig, ARMS)
+    add_setting_options(p, RunConfig, NULLS)
     add_setting_options(p, EvalConfig, EVAL)
     p.add_argument(
         "--recheck",
@@ -86,7 +88,7 @@ def run_config_from_args(args) -> RunConfig:
     return config_from_args(
         RunConfig,
         args,
-        ["model", "task", "split", *ARMS, *SEEDS],
+        ["model", "task", "split", *ARMS, *NULLS, *SEEDS],
         data=args.data or default_source(args.task),
         samples=args.samples or None,
         levels=parse_levels(args.levels),
@@ -157,11 +159,21 @@ def _print_summary(records, dtype: str | None) -> None:
 
 def add_summary_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory")
+    p.add_argument(
+        "--menu-from",
+        default=None,
+        metavar="RUN",
+        help="a finished run on other samples (a train split): show the fixed-menu null of its most "
+        "frequent correct chains (evaluated now, loading the model, where the run has no menu)",
+    )
+    p.add_argument(
+        "--device", default="auto", help="where --menu-from evaluates the menu (auto, cpu, cuda, ...)"
+    )
 
 
 @command(
     "summary",
-    "print oracle statistics of a run beside its random baseline, decoy control and chance",
+    "print oracle statistics of a run beside its nulls (random arms, decoy, sampling, menu, chance)",
     add_summary_arguments,
 )
 def cmd_summary(args) -> int:
@@ -174,5 +186,9 @@ def cmd_summary(args) -> int:
     records = store.load_records()
     if not records:
         raise ColaError(f"no records in {args.run}")
+    if args.menu_from is not None and any(r.menu is None for r in records):
+        from cola.runs.menu import with_menu
+
+        records = with_menu(args.run, args.menu_from, device=args.device)
     _print_summary(records, (checked_config_json(args.run) or {}).get("dtype"))
     return 0

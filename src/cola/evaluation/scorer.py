@@ -266,6 +266,10 @@ class SampleEvaluator:
             chain=chain, answer=answer, reward=reward, text=text, grading_timed_out=timed_out or late
         )
 
+    def grade_answer(self, chain: Chain, answer: str | None) -> Evaluation:
+        """The evaluation of an answer given directly (a sampled choice label), graded against the gold label."""
+        return self._evaluation(chain, answer, "")
+
     def grade(self, chain: Chain, text: str) -> Evaluation:
         """A generation's evaluation: its answer (cut at the stop strings) and that answer's reward."""
         try:

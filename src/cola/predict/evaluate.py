@@ -23,7 +23,7 @@ from cola.engine.chain import Chain, format_chain, full_chain
 from cola.errors import ColaError
 from cola.predict.base import ChainPredictor, SampleKeys
 from cola.predict.embedding import prompt_embedding
-from cola.report.stats import wilson_interval
+from cola.report.proportion import wilson_interval
 
 
 def vote(answers: Sequence[str | None]) -> str | None:

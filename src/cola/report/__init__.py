@@ -12,11 +12,11 @@ May import: cola.errors, cola.outputs, cola.engine, cola.evaluation, cola.search
 from cola._lazy import lazy_exports
 
 _EXPORTS = {
-    "Proportion": "stats",
+    "Proportion": "proportion",
     "RunSummary": "stats",
     "format_summary": "text",
     "summarize": "stats",
-    "wilson_interval": "stats",
+    "wilson_interval": "proportion",
     "ReportData": "data",
     "build_report_data": "data",
     "format_recheck": "recheck",

@@ -137,6 +137,8 @@ COLUMN_TITLES = {
     "decoy": "{}: {} vs decoy (control)",
     "baseline": "{}: {} vs gold (oracle)",
     "baseline_decoy": "{}: {} vs decoy (control)",
+    "length_null": "{}: {} vs gold (oracle)",
+    "length_null_decoy": "{}: {} vs decoy (control)",
 }
 
 

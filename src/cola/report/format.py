@@ -42,12 +42,25 @@ def num(value: float | None, missing: str = DASH, digits: int = 2) -> str:
     return missing if _absent(value) else f"{value:.{digits}f}"
 
 
-def proportion(rate: Rate | None, missing: str = DASH, counts: str = "({successes}/{n})") -> str:
-    """``"42.9% [15.8%, 75.0%] (3/7)"``: the value, its 95% interval and its counts (``counts`` lays them out)."""
+def proportion(
+    rate: Rate | None,
+    missing: str = DASH,
+    counts: str = "({successes}/{n})",
+    digits: int = 1,
+    interval: bool = True,
+) -> str:
+    """``"42.9% [15.8%, 75.0%] (3/7)"``: the value, its 95% interval and its counts (``counts`` lays them out).
+
+    ``interval=False`` leaves the interval out (``"43% (3/7)"`` with ``digits=0``), for
+    tables too narrow to hold it.
+    """
     if rate is None or not rate.n:
         return missing
     tally = counts.format(successes=rate.successes, n=rate.n)
-    return f"{pct(rate.value, missing)} [{pct(rate.low, missing)}, {pct(rate.high, missing)}] {tally}"
+    if not interval:
+        return f"{pct(rate.value, missing, digits)} {tally}"
+    bounds = f"[{pct(rate.low, missing, digits)}, {pct(rate.high, missing, digits)}]"
+    return f"{pct(rate.value, missing, digits)} {bounds} {tally}"
 
 
 def md_table(header: list[str], body: list[list[str]]) -> str:

@@ -20,8 +20,7 @@ from typing import Any, Protocol
 from cola.engine.chain import Chain
 from cola.report.breakdowns import THIRDS, strategy_report, third_of
 from cola.report.format import num, pct, proportion
-from cola.report.stats import Proportion, StrategySummary, summarize_strategy
-from cola.report.stats import _level_key as level_order
+from cola.report.stats import Proportion, StrategySummary, level_key, summarize_strategy
 from cola.runs.records import SampleRecord
 
 ARMS = ("search", "baseline")
@@ -58,7 +57,7 @@ class LevelPattern:
 
 def levels_of(records: Sequence[SampleRecord]) -> list[Any]:
     """The distinct ``meta["level"]`` values in the order :func:`cola.report.stats.summarize_by_level` uses."""
-    return sorted({r.meta.get("level") for r in records} - {None}, key=level_order)
+    return sorted({r.meta.get("level") for r in records} - {None}, key=level_key)
 
 
 def _third_share(per_layer: list[float], num_layers: int) -> dict[str, float]:
@@ -156,7 +155,7 @@ def layer_level_table(runs: Sequence[LevelRun]) -> Table:
     """Per layer of the main search's best chains: skipped / repeated fraction at each level."""
     header, body = ["run", "layer"], []
     runs = [run for run in runs if run.by_level.get("search")]
-    levels = sorted({p.level for run in runs for p in run.by_level["search"]}, key=level_order)
+    levels = sorted({p.level for run in runs for p in run.by_level["search"]}, key=level_key)
     header += [f"level {level}: skipped / repeated" for level in levels]
     for run in runs:
         at = {p.level: p for p in run.by_level["search"]}

@@ -16,12 +16,19 @@ from cola.report.tables import (
     best_examples,
     layer_table,
     level_table,
+    nulls_table,
     reach_table,
     summary_table,
     thirds_table,
     transition_table,
 )
 
+NULLS_NOTE = (
+    "Each arm's oracle rates against the gold label, one row per arm: the search, its reach-matched and "
+    "length-matched random nulls (the same budget), sampling pass@E (the full model sampled as many times "
+    "as the search evaluated distinct chains, some answer right) and, when the run was given a train run, "
+    "the fixed menu of that run's K most frequent correct chains applied to every sample."
+)
 ORACLE_NOTE = (
     "Statistics marked (oracle) use the gold answer to pick the chain: they show that a good chain "
     "exists for a sample, not that it could be chosen without the label. Intervals are 95% Wilson "
@@ -91,6 +98,7 @@ def _run_sections(data: ReportData) -> list[tuple[str, str, Table | None, str | 
     depths = ", ".join(f"{r.num_layers} layers ({r.name})" for r in data.runs)
     return [
         ("Summary", ORACLE_NOTE, summary_table(data), None),
+        ("Oracle rates beside their nulls", NULLS_NOTE, nulls_table(data), None),
         (
             "Transitions",
             "How each sample's original outcome changes under the oracle best chain.",

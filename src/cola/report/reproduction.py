@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cola.outputs import atomic_write
-from cola.report.format import num, pct
+from cola.report.format import num, pct, proportion
 from cola.report.search_analysis import analysis_text, default_runs, interval_text
-from cola.report.stats import Proportion, RunSummary, summarize
+from cola.report.stats import RunSummary, summarize
 from cola.runs import RunConfig, RunStore, run_search
 from cola.runs.config import default_source
 from cola.runs.records import SampleRecord
+from cola.runs.runner import wanted_nulls
 from cola.search import SearchConfig
 
 SIMULATIONS = 200  # the paper's budget
@@ -107,15 +108,6 @@ def cell_records(results: Path, cell: Cell) -> list[SampleRecord]:
     return RunStore(out).load_records() if (out / "records.jsonl").exists() else []
 
 
-def _pct(p: Proportion | None) -> str:
-    """``58% (7/12)``: a rate with its counts, ``-`` when there is none."""
-    return "-" if p is None or not p.n else f"{pct(p.value, digits=0)} ({p.successes}/{p.n})"
-
-
-def _num(value: float | None) -> str:
-    return num(value, "-", digits=1)
-
-
 def _chance(s: RunSummary) -> str:
     return "n/a (free-form)" if s.chance is None else pct(s.chance, digits=0)
 
@@ -126,20 +118,28 @@ def table_rows(results: Path, cells: Sequence[Cell]) -> list[tuple[Cell, RunSumm
 
 
 def main_table(results: Path, cells: Sequence[Cell] = MAIN_CELLS + STRATEGY_CELLS + POLAR_CELLS) -> str:
-    """The paper's table: each rate for the search (oracle), the reach-matched baseline and the decoy."""
-    lines = [
-        "| model | task | search | n | original acc. | oracle acc. (search) | shorter: search | shorter: random "
-        "| shorter: decoy | fixed: search | fixed: random | fixed: decoy | mean best depth (search) | chance |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for cell, s in table_rows(results, cells):
-        b, d = s.baseline, s.decoy
-        lines.append(
-            f"| {cell.model} | {cell.task} | {cell.strategy} | {s.n} | {_pct(s.original)} "
-            f"| {_pct(s.search.oracle_found)} | {_pct(s.search.oracle_shorter)} | {_pct(b.oracle_shorter)} "
-            f"| {_pct(d.oracle_shorter)} | {_pct(s.search.oracle_fixed)} | {_pct(b.oracle_fixed)} "
-            f"| {_pct(d.oracle_fixed)} | {_num(s.search.oracle_mean_length_correct)} | {_chance(s)} |"
-        )
+    """The paper's table: each oracle rate of the search beside its nulls (reach- and length-matched
+    random, the decoy label, sampling pass@E and, where a cell has one, the fixed menu's top 1)."""
+    rows = table_rows(results, cells)
+    menu = any(s.menu for _, s in rows)
+    header = "| model | task | search | n | original acc. | oracle acc. (search) | shorter: search | shorter: random "
+    header += (
+        "| shorter: length-matched | shorter: decoy | fixed: search | fixed: random | fixed: length-matched "
+    )
+    header += "| fixed: sampling pass@E | fixed: decoy |" + (" acc.: menu top 1 |" if menu else "")
+    header += " mean best depth (search) | chance |"
+    lines = [header, "|" + "---|" * header.count(" | ") + "---|"]
+    for cell, s in rows:
+        b, d, n = s.baseline, s.decoy, s.length_null
+        rates = [s.original, s.search.oracle_found, s.search.oracle_shorter, b.oracle_shorter]
+        rates += [n.oracle_shorter if n else None, d.oracle_shorter, s.search.oracle_fixed, b.oracle_fixed]
+        rates += [n.oracle_fixed if n else None, s.sampling.fixed if s.sampling else None, d.oracle_fixed]
+        if menu:
+            rates.append(s.menu[0].found if s.menu else None)
+        row = [cell.model, cell.task, cell.strategy, str(s.n)]
+        row += [proportion(rate, "-", digits=0, interval=False) for rate in rates]
+        row += [num(s.search.oracle_mean_length_correct, "-", digits=1), _chance(s)]
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
@@ -151,11 +151,16 @@ def budget_table(results: Path) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for cell, s in sorted(table_rows(results, cells), key=lambda item: item[0].simulations):
-        lines.append(
-            f"| {cell.simulations} | {s.n} | {_pct(s.search.oracle_shorter)} | "
-            f"{_pct(s.baseline.oracle_shorter)} | {_pct(s.search.oracle_fixed)} | "
-            f"{_pct(s.baseline.oracle_fixed)} | {_num(s.search.mean_evaluations)} |"
-        )
+        rates = [
+            s.search.oracle_shorter,
+            s.baseline.oracle_shorter,
+            s.search.oracle_fixed,
+            s.baseline.oracle_fixed,
+        ]
+        row = [str(cell.simulations), str(s.n)]
+        row += [proportion(rate, "-", digits=0, interval=False) for rate in rates]
+        row += [num(s.search.mean_evaluations, "-", digits=1)]
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
@@ -242,14 +247,17 @@ def grow(results: Path, cell: Cell, target: int, models: dict, concurrent: int) 
 
     out = Path(results) / cell.name
     goal = min(target, cell.max_samples, cell.max_target or target)
-    done = len(cell_records(results, cell))
-    if done >= goal:
+    records = cell_records(results, cell)
+    done = len(records)
+    incomplete = sum(bool(r.missing_nulls(wanted_nulls(cell.config()))) for r in records)
+    if done >= goal and not incomplete:  # a record made before a null existed gets it added
         return
     if cell.model not in models:
         models.clear()
         models[cell.model] = ChainModel.from_pretrained(cell.model)
     wall, cpu = time.perf_counter(), _cpu_seconds()
-    print(f"== {cell.name}: {done} -> {goal} samples", flush=True)
+    nulls = f", nulls added to {incomplete}" if incomplete else ""
+    print(f"== {cell.name}: {done} -> {max(goal, done)} samples{nulls}", flush=True)
     try:
         run_search(
             cell.config(),
@@ -258,7 +266,7 @@ def grow(results: Path, cell: Cell, target: int, models: dict, concurrent: int) 
             model=models[cell.model],
             progress=True,
             concurrent_samples=concurrent,
-            limit=goal - done,
+            limit=max(goal - done, 0),
         )
     finally:
         # Also on Ctrl-C / SIGTERM: the CPU spent on the samples that landed (and on the one in

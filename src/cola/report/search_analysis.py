@@ -38,10 +38,6 @@ def _p(value: float) -> str:
     return f"{value:.2f}" if value >= 0.01 else f"{value:.3f}"
 
 
-def _num(value: float | None) -> str:
-    return num(value, "-", digits=1)
-
-
 def anatomy(records: list[SampleRecord], arm: str) -> dict:
     """Where an arm spent its budget: correct chains found, edits, lengths relative to the model."""
     correct_counts, edits, shorter, longer = [], [], 0, 0
@@ -82,7 +78,7 @@ def analyse(name: str, records: list[SampleRecord]) -> list[str]:
         f"{mcts['median_correct']} vs {rand['median_correct']} | {mcts['median_edits']} vs {rand['median_edits']} | "
         f"{pct(mcts['shorter'], digits=0)} / {pct(mcts['longer'], digits=0)} vs "
         f"{pct(rand['shorter'], digits=0)} / {pct(rand['longer'], digits=0)} | "
-        f"{_num(mcts['shortfall'])} vs {_num(rand['shortfall'])} |"
+        f"{num(mcts['shortfall'], '-', digits=1)} vs {num(rand['shortfall'], '-', digits=1)} |"
     ]
 
 
@@ -112,7 +108,52 @@ def analysis_text(runs: list[Path]) -> str:
     depths = sorted({r.num_layers for r in pooled})
     text = "\n".join(lines) + "\n\n" + penalty_scale(depths) + "\n\n" + edit_mix(depths)
     against_mcts = strategy_comparison(loaded)
-    return text + ("\n\n" + against_mcts if against_mcts else "")
+    text += "\n\n" + against_mcts if against_mcts else ""
+    against_length = length_null_comparison(loaded)
+    return text + ("\n\n" + against_length if against_length else "")
+
+
+def length_null_comparison(loaded: dict[Path, tuple[dict, list]]) -> str:
+    """Each run's search against its length-matched random arm on the shortening objective, paired by sample.
+
+    The reach-matched arm goes as many edits far, but its edits are mostly repeats; the
+    length-matched arm evaluates chains of the search's own lengths and skip/repeat mix
+    (:mod:`cola.search.random_length`), so it is the null for "a shorter chain exists".
+    Pooled rows hold the runs of one strategy."""
+    rows, pooled = [], {}
+    for path, (config, records) in loaded.items():
+        pairs = [
+            (shortened(r, r.search), shortened(r, r.length_null))
+            for r in records
+            if r.original.correct and r.length_null
+        ]
+        if not pairs:
+            continue
+        rows.append(_length_row(path.name, paired_shortening(pairs)))
+        strategy = (config.get("search") or {}).get("strategy")
+        if strategy is not None and (config.get("search") or {}).get("simulations") == PAPER_SIMULATIONS:
+            pooled.setdefault(strategy, []).append(pairs)
+    for strategy, runs in pooled.items():
+        if len(runs) > 1:
+            rows.append(
+                _length_row(
+                    f"pooled {strategy}: {len(runs)} runs",
+                    paired_shortening([p for run in runs for p in run]),
+                )
+            )
+    if not rows:
+        return ""
+    header = [
+        "| run vs its length-matched random arm | orig. correct | shorter: search | shorter: length-matched "
+        "| only search / only length-matched | mean best depth search vs length-matched |",
+        "|---|---|---|---|---|---|",
+    ]
+    return "\n".join(header + rows)
+
+
+def _length_row(name: str, s: PairedShortening) -> str:
+    depth = "-" if s.depth_a is None else f"{s.depth_a:.1f} vs {s.depth_b:.1f}"
+    return f"| {name} | {s.n} | {interval_text(s.a)} | {interval_text(s.b)} | {s.only_a} / {s.only_b} (p = {_p(s.p)}) | {depth} |"
 
 
 def _comparison_row(name: str, wins: list, depth: bool) -> str:

@@ -18,60 +18,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cola.engine.chain import Chain, distinct_layers
 from cola.evaluation.result import Evaluation
+from cola.report.nulls import MenuRow, SamplingSummary, summarize_menu, summarize_sampling
+from cola.report.proportion import Proportion
 from cola.runs.records import SampleRecord
 from cola.search.base import SearchOutcome
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (95% for z=1.96).
-
-    Chosen over the normal approximation because it stays inside [0, 1] and is sensible at
-    0/n and n/n, which are common here (small runs, near-perfect accuracies). With no
-    data (n = 0) the honest interval is the whole range (0, 1).
-    """
-    if n < 0 or successes < 0 or successes > n:
-        raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    z2 = z * z
-    denom = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    # At 0/n and n/n the bound is exactly 0 or 1; rounding would leave it a hair off (for
-    # 0/11 the formula gives 2.8e-17), outside the estimate, and plots of p - low would break.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return (min(low, p), max(high, p))
-
-
-@dataclass(frozen=True)
-class Proportion:
-    """``successes / n`` with its Wilson interval; ``value``, ``low`` and ``high`` are None when n = 0."""
-
-    successes: int
-    n: int
-
-    @property
-    def value(self) -> float | None:
-        return self.successes / self.n if self.n else None
-
-    @property
-    def interval(self) -> tuple[float, float] | None:
-        return wilson_interval(self.successes, self.n) if self.n else None
-
-    @property
-    def low(self) -> float | None:
-        return self.interval[0] if self.n else None  # type: ignore[index]
-
-    @property
-    def high(self) -> float | None:
-        return self.interval[1] if self.n else None  # type: ignore[index]
 
 
 def chance_rate(num_choices: int, tries: int) -> float:
@@ -155,6 +110,28 @@ class StrategySummary:
         return self.oracle_fixed.value
 
 
+# How each arm of RunSummary.columns() is named in tables ({} is its strategy).
+ARM_TITLES = {
+    "search": "{} (search)",
+    "decoy": "{} (search, decoy-guided)",
+    "baseline": "{} (reach-matched null)",
+    "baseline_decoy": "{} (reach-matched null)",
+    "length_null": "{} (length-matched null)",
+    "length_null_decoy": "{} (length-matched null)",
+}
+
+
+@dataclass(frozen=True)
+class RateRow:
+    """One arm's oracle rates against one label (``target``); None where the arm has no such rate."""
+
+    arm: str
+    target: str  # "gold" or "decoy"
+    found: Proportion  # some chain (or sample, or menu chain) answers the label
+    shorter: Proportion | None  # of the originally correct: a correct chain shorter than the model
+    fixed: Proportion  # of the originally wrong: some chain answers the label
+
+
 @dataclass
 class RunSummary:
     """Headline numbers of a run: the search, its random baseline, both against the decoy too, and chance."""
@@ -167,6 +144,10 @@ class RunSummary:
     decoy: StrategySummary | None = None  # the decoy-guided search, against the decoy label
     baseline_decoy: StrategySummary | None = None  # the baseline's chains, graded against the decoy
     grading_timeouts: int = 0  # evaluations whose grader gave up (counted wrong)
+    length_null: StrategySummary | None = None  # random chains of the search's shapes (cola.report.nulls)
+    length_null_decoy: StrategySummary | None = None
+    sampling: SamplingSummary | None = None  # sampling pass@E
+    menu: list[MenuRow] = field(default_factory=list)  # the fixed menu, one row per K
 
     @property
     def original_accuracy(self) -> float | None:
@@ -181,6 +162,24 @@ class RunSummary:
         """Chance rate at the main search's number of tries (the baseline's is on ``baseline``)."""
         return self.search.chance
 
+    def rate_rows(self) -> list[RateRow]:
+        """Every arm and null as one row of oracle rates: what the summary and the report print."""
+        rows = [
+            RateRow(
+                ARM_TITLES[name].format(arm.strategy),
+                arm.target,
+                arm.oracle_found,
+                arm.oracle_shorter,
+                arm.oracle_fixed,
+            )
+            for name, arm in self.columns()
+        ]
+        if self.sampling is not None:
+            s = self.sampling
+            rows.append(RateRow(s.label, "gold", s.found, None, s.fixed))
+        rows += [RateRow(m.label, "gold", m.found, m.shorter, m.fixed) for m in self.menu]
+        return rows
+
     def columns(self) -> list[tuple[str, StrategySummary]]:
         """``(title, summary)`` of every arm present, in table order."""
         arms = [
@@ -188,6 +187,8 @@ class RunSummary:
             ("decoy", self.decoy),
             ("baseline", self.baseline),
             ("baseline_decoy", self.baseline_decoy),
+            ("length_null", self.length_null),
+            ("length_null_decoy", self.length_null_decoy),
         ]
         return [(name, arm) for name, arm in arms if arm is not None]
 
@@ -261,7 +262,7 @@ def summarize(records: Sequence[SampleRecord]) -> RunSummary:
     timeouts = {
         (r.sample_id, tuple(e.chain))
         for r in records
-        for o in [r.search, r.baseline, r.decoy_search]
+        for o in [r.search, r.baseline, r.decoy_search, r.length_null]
         for e in ([r.original] + (o.evaluations if o is not None else []))
         if e.grading_timed_out
     }
@@ -274,10 +275,19 @@ def summarize(records: Sequence[SampleRecord]) -> RunSummary:
         decoy=summarize_strategy(records, "decoy_search", "decoy"),
         baseline_decoy=summarize_strategy(records, "baseline", "decoy"),
         grading_timeouts=len(timeouts),
+        length_null=summarize_strategy(records, "length_null"),
+        length_null_decoy=summarize_strategy(records, "length_null", "decoy"),
+        sampling=summarize_sampling(records),
+        menu=summarize_menu(records),
     )
 
 
-def _level_key(level: Any) -> tuple[int, float, str]:
+def level_key(level: Any) -> tuple[int, float, str]:
+    """Sort key for difficulty levels: numeric ones (``2`` or ``"2"``) first, in order, then by name.
+
+    Levels come from dataset metadata as ints or strings; sorting them as strings would put
+    ``"10"`` before ``"2"``, and mixing the two would not sort at all.
+    """
     try:
         return (0, float(level), str(level))
     except (TypeError, ValueError):
@@ -294,7 +304,7 @@ def summarize_by_level(records: Sequence[SampleRecord], key: str = "level") -> d
         level = record.meta.get(key)
         if level is not None:
             groups.setdefault(level, []).append(record)
-    return {level: summarize(groups[level]) for level in sorted(groups, key=_level_key)}
+    return {level: summarize(groups[level]) for level in sorted(groups, key=level_key)}
 
 
 def sign_test(only_a: int, only_b: int) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cola.engine.chain import distinct_layers, format_chain
 from cola.report.breakdowns import THIRDS, TRANSITIONS
 from cola.report.data import ReportData, RunReport, SummaryRow, chain_key
-from cola.report.format import DASH, num, pct
+from cola.report.format import DASH, num, pct, proportion
 
 
 def format_row_value(row: SummaryRow) -> str:
@@ -47,6 +47,18 @@ def summary_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
     )
     body.append(["samples"] + [str(_summary_n(run, key)) for run, key in columns])
     body.append(["layers in the model"] + [str(run.num_layers) for run, _ in columns])
+    return header, body
+
+
+def nulls_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    """Per run, every arm and null against the gold label, one row each (oracle rates beside their nulls)."""
+    header = ["run", "arm", "any chain answers it", "orig. correct: shorter", "orig. wrong: fixed"]
+    body = [
+        [run.name, row.arm, proportion(row.found), proportion(row.shorter), proportion(row.fixed)]
+        for run in data.runs
+        for row in run.summary.rate_rows()
+        if row.target == "gold"
+    ]
     return header, body
 
 

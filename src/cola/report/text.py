@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cola.report import format as fmt
-from cola.report.stats import Proportion, RunSummary
+from cola.report.stats import ARM_TITLES, Proportion, RunSummary
 
 MISSING = "-"  # plain text stays ASCII (the Markdown report writes an en dash)
 
@@ -30,49 +30,55 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-COLUMN_TITLES = {
-    "search": "{} vs gold (oracle)",
-    "decoy": "{} vs decoy (control)",
-    "baseline": "{} vs gold (oracle)",
-    "baseline_decoy": "{} vs decoy (control)",
-}
-# (label, StrategySummary -> cell); "the label" is the gold answer or, in the decoy columns, the decoy.
-ROWS = (
-    ("original accuracy (full model answers the label)", lambda g: _prop(g.original)),
-    ("oracle accuracy, any chain answers the label (oracle)", lambda g: _prop(g.oracle_found)),
-    ("orig. correct with a shorter correct chain (oracle)", lambda g: _prop(g.oracle_shorter)),
-    ("orig. wrong fixed by some chain (oracle)", lambda g: _prop(g.oracle_fixed)),
-    ("mean best length, orig. correct (oracle)", lambda g: _num(g.oracle_mean_length_correct)),
-    ("mean distinct layers, orig. correct (oracle)", lambda g: _num(g.oracle_mean_distinct_correct)),
-    ("mean best length, orig. wrong fixed (oracle)", lambda g: _num(g.oracle_mean_length_fixed)),
-    ("mean distinct layers, orig. wrong fixed (oracle)", lambda g: _num(g.oracle_mean_distinct_fixed)),
-    ("distinct chains evaluated per sample", lambda g: _num(g.mean_evaluations)),
-    ("reach: mean edits from the full chain", lambda g: _num(g.mean_edits)),
-    ("reach: most edits per sample (mean)", lambda g: _num(g.max_edits)),
-    ("reach: shortest chain evaluated (mean)", lambda g: _num(g.mean_shortest)),
+def _rate(p: Proportion | None) -> str:
+    """Narrow enough for three to a 120-column line: ``43% [16%, 75%] 3/7``."""
+    return fmt.proportion(p, MISSING, counts="{successes}/{n}", digits=0)
+
+
+RATE_HEADER = ["arm", "label", "any chain answers it", "orig. correct: shorter", "orig. wrong: fixed"]
+# (column title, StrategySummary -> cell) of the chains table: the gold label's best chains and the reach.
+CHAIN_COLUMNS = (
+    ("len (correct)", lambda g: _num(g.oracle_mean_length_correct)),
+    ("layers", lambda g: _num(g.oracle_mean_distinct_correct)),
+    ("len (fixed)", lambda g: _num(g.oracle_mean_length_fixed)),
+    ("layers", lambda g: _num(g.oracle_mean_distinct_fixed)),
+    ("chains", lambda g: _num(g.mean_evaluations)),
+    ("edits", lambda g: _num(g.mean_edits)),
+    ("max edits", lambda g: _num(g.max_edits)),
+    ("shortest", lambda g: _num(g.mean_shortest)),
 )
 NOTE = """\
-vs gold (oracle) = the gold answer picks the chain: a good chain exists, not that it can be chosen.
-vs decoy (control) = the same with each sample's decoy label, a wrong answer (the full model's own
-answer where it is wrong, a seeded wrong answer where it is right): what picking by a label finds
-when the label says nothing about correctness. The baseline is random search with the search's
-budget and reach (its edit counts). [lo, hi] = 95% Wilson interval. chance = P(a random guesser
-is right at least once in as many tries as distinct chains evaluated) = mean of 1-(1-1/k)^E."""
+Every rate above is an oracle: the label picks the chain, so it shows a good chain exists, not that one
+can be chosen. Read each against its nulls. decoy = each sample's decoy label, a wrong answer (the full
+model's own where it is wrong, a seeded wrong one where it is right): what picking by a label finds when
+the label says nothing. reach-matched null = random chains with the search's edit counts; length-matched
+null = random chains of the search's lengths and skip/repeat mix; both have the search's budget.
+sampling pass@E = the full model sampled E times (E = the search's distinct chains), some answer right.
+fixed menu = a train run's K most frequent correct chains run on every sample (top 1: one fixed chain).
+len = mean best-chain length (orig. correct; orig. wrong fixed), layers = its distinct layers; chains =
+distinct chains per sample; edits, max edits = reach from the full chain; shortest = shortest chain tried.
+[lo, hi] = 95% Wilson interval. chance = P(a random guesser is right at least once in E tries)."""
 
 
 def format_summary(summary: RunSummary) -> str:
-    """Plain-text table: each arm against the gold and the decoy label, beside the chance rate."""
-    columns = summary.columns()
-    header = ["statistic"] + [COLUMN_TITLES[name].format(arm.strategy) for name, arm in columns] + ["chance"]
-    rows = []
-    for index, (label, cell) in enumerate(ROWS):
-        chance = ""
-        if index == 1:
-            chance = _pct(summary.chance) if summary.chance is not None else "n/a (free-form)"
-        rows.append([label] + [cell(arm) for _, arm in columns] + [chance])
+    """Plain text, arms as rows: the oracle rates of every arm and null, then where their chains lie."""
     layers = summary.num_layers if summary.num_layers is not None else "mixed"
-    title = f"cola summary: {summary.n} samples, {layers} layers"
-    text = f"{title}\n{_table(header, rows)}\n{NOTE}"
+    title = (
+        f"cola summary: {summary.n} samples, {layers} layers; "
+        f"the full model answers {_prop(summary.original)}"
+    )
+    rates = [[r.arm, r.target, _rate(r.found), _rate(r.shorter), _rate(r.fixed)] for r in summary.rate_rows()]
+    if summary.chance is not None:
+        rates.append(["chance (random guesser, E tries)", "", _pct(summary.chance), "", ""])
+    else:
+        rates.append(["chance", "", "n/a (free-form)", "", ""])
+    gold = [(name, arm) for name, arm in summary.columns() if arm.target == "gold"]
+    chains = [
+        [ARM_TITLES[name].format(arm.strategy)] + [cell(arm) for _, cell in CHAIN_COLUMNS]
+        for name, arm in gold
+    ]
+    chain_header = ["arm (gold label)"] + [title for title, _ in CHAIN_COLUMNS]
+    text = f"{title}\n{_table(RATE_HEADER, rates)}\n\n{_table(chain_header, chains)}\n{NOTE}"
     if summary.grading_timeouts:
         text += f"\ngrading timed out on {summary.grading_timeouts} evaluations (counted wrong)."
     return text

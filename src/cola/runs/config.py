@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from cola.errors import SettingError, is_integer, require, require_choice
+from cola.errors import SettingError, is_finite_number, is_integer, require, require_choice
 from cola.evaluation.config import EvalConfig
 from cola.search import SearchConfig
 
@@ -77,6 +77,32 @@ class RunConfig:
             "help": "skip the decoy-label control search (it costs up to one more search per sample)",
         },
     )
+    # The label-free nulls beside every oracle figure (cola.report.nulls); adding one to a
+    # finished run and resuming computes it for the samples already done.
+    length_null: bool = field(
+        default=True,
+        metadata={
+            "flag": "--no-length-null",
+            "help": "skip the length-matched random null (random chains of the search's lengths and "
+            "skip/repeat mix, the same budget)",
+        },
+    )
+    sampling: bool = field(
+        default=True,
+        metadata={
+            "flag": "--no-sampling",
+            "help": "skip sampling pass@E (the full model sampled once per distinct chain the search evaluated)",
+        },
+    )
+    sampling_temperature: float = field(default=0.7, metadata={"help": "temperature of sampling pass@E"})
+    sampling_top_p: float = field(default=0.95, metadata={"help": "top-p nucleus of sampling pass@E"})
+    menu_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "a finished run on other samples (a train split) whose most frequent correct chains "
+            "are applied to every sample: the fixed-menu null"
+        },
+    )
     search: SearchConfig = field(default_factory=SearchConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     dtype: str = "float32"
@@ -123,15 +149,25 @@ class RunConfig:
         ok = self.data_seed is None or is_integer(self.data_seed)
         require(ok, name, "data_seed", "must be an integer", self.data_seed)
         require_choice(self.baseline_strategy, BASELINE_STRATEGIES, name, "baseline_strategy")
+        self._validate_nulls(name)
         self.search.validate()
         self.eval.validate(task)
         return self
+
+    def _validate_nulls(self, name: str) -> None:
+        t = self.sampling_temperature
+        require(is_finite_number(t) and t > 0, name, "sampling_temperature", "must be a number > 0", t)
+        p = self.sampling_top_p
+        require(is_finite_number(p) and 0 < p <= 1, name, "sampling_top_p", "must be in (0, 1]", p)
+        ok = self.menu_from is None or (isinstance(self.menu_from, str) and self.menu_from.strip() != "")
+        require(ok, name, "menu_from", "must name a run directory", self.menu_from)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["search"]["block_sizes"] = list(self.search.block_sizes)
         data["search"]["repeat_counts"] = list(self.search.repeat_counts)
         data["search"]["match_edits"] = list(self.search.match_edits)
+        data["search"]["match_shapes"] = [list(shape) for shape in self.search.match_shapes]
         return data
 
     @property
@@ -145,6 +181,8 @@ class RunConfig:
         for key in ("block_sizes", "repeat_counts", "match_edits"):
             if key in search:
                 search[key] = tuple(search[key])
+        if "match_shapes" in search:
+            search["match_shapes"] = tuple(tuple(shape) for shape in search["match_shapes"])
         evaluation = data.pop("eval", {})
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(

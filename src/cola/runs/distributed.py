@@ -26,7 +26,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from cola.errors import ColaError, ColaWarning
+from cola.errors import ColaError, ColaWarning, UsageError
 from cola.runs.records import SampleRecord
 
 # Test hook: "SAMPLE_ID:MARKER_PATH" makes the first actor to search SAMPLE_ID exit hard
@@ -210,6 +210,8 @@ def run_search_ray(
         config, dtype=concrete_dtype(config.dtype)
     )  # "auto" as the driver resolves it
     config.validate()
+    if config.menu_from is not None:
+        raise UsageError("the fixed-menu null runs locally only; search without Ray, or drop menu_from")
     _, samples = load_samples(config)  # bad settings or data fail before anything is written
     check_model_source(config.model)  # a --model that is no model: one line, nothing written
     with RunStore(out_dir).open(config.to_json(), resume=resume) as store:  # one writer at a time

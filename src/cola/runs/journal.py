@@ -21,7 +21,10 @@ matches. Anything else (bytes that are not UTF-8, a line that is not JSON, JSON 
 another shape, a header of another sample or other settings) is reported in one
 :class:`~cola.errors.ColaWarning` line and the whole journal is discarded: the sample is
 recomputed, never replayed from a doubtful line. Only a torn last line (the process died
-while writing it: no newline after it) is dropped silently.
+while writing it: no newline after it) is dropped silently. A journal that is not a file
+(a directory in its place), or an ``inflight`` that is not a directory, is a damaged run
+directory, not a doubtful journal: the resume is refused in one
+:class:`~cola.errors.RunConfigError` line naming the path.
 
 Ray actors journal too, when they see the run directory (same machine or a shared
 filesystem; :meth:`SampleJournal.reachable`), so a sample an actor was searching when it
@@ -45,14 +48,15 @@ from typing import Any
 from cola.errors import ColaWarning, RunConfigError
 from cola.evaluation.result import Evaluation
 from cola.outputs import atomic_write
+from cola.runs.saved import INFLIGHT_DIR
 from cola.runs.store import RESUME_MUTABLE_KEYS, RunStore, _normalise, config_differences
 
-INFLIGHT_DIR = "inflight"
 FORMAT = 2  # journal lines carry a checksum (journals of other formats are recomputed)
 CHECK_KEY = "check"
 _REQUIRED = {"chain", "answer", "reward", "text", CHECK_KEY}
 _OPTIONAL = {"decoy_reward", "grading_timed_out"}
-_JOURNAL_NAME = re.compile(r"\.?([0-9a-f]{20})\.jsonl(\..*\.tmp)?")
+_JOURNAL_NAME = re.compile(r"\.?([0-9a-f]{20})\.jsonl(\..*\.tmp)?")  # a journal, or one being staged
+_JOURNAL_FILE = re.compile(r"[0-9a-f]{20}\.jsonl")  # a journal itself
 
 
 def journal_name(sample_id: str) -> str:
@@ -98,6 +102,8 @@ class SampleJournal:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return []
+        except IsADirectoryError:  # the layout is wrong, not the content: refuse, as remove_stale does
+            raise RunConfigError(_not_a_file(self.path)) from None
         except OSError as exc:
             return self._discard_because(f"it cannot be read ({exc.strerror or exc})")
         lines = data.split(b"\n")
@@ -160,6 +166,8 @@ class SampleJournal:
             except FileNotFoundError:
                 if attempt == 4:
                     raise
+            except OSError as exc:  # e.g. a directory where the journal goes, or a full disk
+                raise RunConfigError(f"cannot write the journal {self.path}: {exc.strerror or exc}") from None
 
     def append(self, evaluations: list[Evaluation]) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:
@@ -203,15 +211,23 @@ def remove_stale(run_dir: str | Path, in_flight: Iterable[str]) -> int:
     a sample that has its record (the run was killed between writing the record and
     deleting the journal) or of no sample of this run is never replayed, so it goes. Only
     files named as journals are touched. Returns how many files were removed.
+
+    A journal's name held by something that is not a file (a directory) would fail, or
+    hang, when a sample is journaled; it is refused in one line naming it, before anything
+    is removed and before a model loads.
     """
     folder = Path(run_dir) / INFLIGHT_DIR
     if not folder.is_dir():
         if folder.exists() or folder.is_symlink():
             raise RunConfigError(f"cannot use run dir {run_dir}: {folder} is not a directory; remove it")
         return 0
+    entries = _entries(folder)
+    for path in entries:  # refuse before removing anything, so a refused resume writes nothing
+        if _JOURNAL_FILE.fullmatch(path.name) and path.exists() and not path.is_file():
+            raise RunConfigError(f"cannot use run dir {run_dir}: {_not_a_file(path)}")
     keep = {journal_name(sample_id) for sample_id in in_flight}
     removed = 0
-    for path in folder.iterdir():
+    for path in entries:
         match = _JOURNAL_NAME.fullmatch(path.name)
         staged = match is not None and match.group(2) is not None
         if match is None or not path.is_file() or (path.name in keep and not staged):
@@ -226,6 +242,19 @@ def remove_stale(run_dir: str | Path, in_flight: Iterable[str]) -> int:
     except OSError:
         pass
     return removed
+
+
+def _entries(folder: Path) -> list[Path]:
+    """What ``folder`` holds, or a one-line error naming it (a run directory may be unreadable)."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise RunConfigError(f"cannot read {folder}: {exc.strerror or exc}") from None
+
+
+def _not_a_file(path: Path) -> str:
+    """Why a journal path that is a directory (or a FIFO, ...) cannot be read or replaced."""
+    return f"{path} is not a file, as a sample's journal must be; move it away"
 
 
 def _line_key(sample_id: str, config: dict[str, Any]) -> bytes:

@@ -27,7 +27,8 @@ def check_search(config: RunConfig, out_dir: str | Path, resume: bool = False) -
     from cola.tasks import get_task
 
     task = get_task(config.task)
-    if task.default_source == "generated" and config.data != "generated":
+    unchosen = RunConfig().data  # the dataclass default: a library caller who named no source
+    if task.default_source == "generated" and config.data not in ("generated", unchosen):
         raise UsageError(
             f"task {task.name} generates its questions and reads no data; drop data {config.data!r}"
         )

@@ -15,9 +15,12 @@ import threading
 
 
 def chain_budget(config) -> int:
-    """Chains one sample may ask for: the full model, then ``simulations`` per arm (search, baseline, decoy)."""
-    arms = 1 + int(bool(config.baseline)) + int(bool(config.decoy))
-    return 1 + arms * config.search.simulations
+    """Chains one sample may ask for: the full model, ``simulations`` per arm (search, baseline, decoy,
+    length-matched null) and the fixed menu's chains (sampling pass@E evaluates no chain)."""
+    from cola.runs.menu import MENU_SIZE
+
+    arms = 1 + sum(bool(on) for on in (config.baseline, config.decoy, config.length_null))
+    return 1 + arms * config.search.simulations + (MENU_SIZE if config.menu_from else 0)
 
 
 class ChainProgress:

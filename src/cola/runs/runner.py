@@ -19,17 +19,22 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cola.engine.chain import Chain
 from cola.errors import RunConfigError
 from cola.evaluation.batching import search_together
 from cola.evaluation.decoy import DecoyTarget, choose_decoy
 from cola.evaluation.limits import check_prompts_fit
 from cola.evaluation.recheck import naive_scorer, recheck_sample
+from cola.evaluation.sampling import sample_full_model
 from cola.evaluation.scorer import ChainScorer
 from cola.runs.config import RunConfig, decoy_seed, load_samples, sample_seed
 from cola.runs.journal import SampleJournal, remove_stale
+from cola.runs.menu import load_menu, menu_outcome
+from cola.runs.preflight import check_search, model_depth
 from cola.runs.progress import ChainProgress, chain_budget
-from cola.runs.records import SampleRecord
+from cola.runs.records import NULL_ARMS, OUTCOME_ARMS, SampleRecord
 from cola.search import SearchOutcome, get_strategy
+from cola.search.random_length import chain_shape
 
 
 def search_sample(
@@ -39,17 +44,38 @@ def search_sample(
     evaluator=None,
     pool: Sequence[str] = (),
     share_arms: bool = True,
+    existing: SampleRecord | None = None,
+    menu: Sequence[Chain] = (),
 ) -> SampleRecord:
-    """Every arm of one sample: the original answer, the main search, its random baseline and its decoy control.
+    """Every arm of one sample: the original answer, the main search, its random baseline, its decoy
+    control, then the label-free nulls (length-matched random, sampling pass@E, the fixed ``menu``).
 
     The arms share the sample's evaluator (its memo and prefix trie), so a chain any arm asks
     for is computed once; ``share_arms=False`` gives the baseline and the decoy control fresh
     evaluators (same records, no sharing). ``pool``: the run's gold answers, from which decoy
     labels are drawn. ``evaluator``: the sample's, when the caller made one (batching), else fresh.
+    ``existing``: a record made without some null the config asks for; its arms are kept and
+    only the missing nulls are computed (each null is seeded by the sample alone, so it is
+    what the original run would have recorded).
     """
+    evaluator, original = _ready(evaluator or scorer.for_sample(sample), scorer.task, sample, config, pool)
+    if existing is None:
+        record = _main_arms(scorer, sample, config, (evaluator, original), pool, share_arms)
+    else:
+        evaluator.preload(
+            [e for name in OUTCOME_ARMS if (o := existing.outcome(name)) for e in o.evaluations]
+        )
+        record = existing
+    _add_nulls(record, config, evaluator, original, menu)
+    return record
+
+
+def _main_arms(
+    scorer: ChainScorer, sample, config: RunConfig, shared, pool, share_arms: bool
+) -> SampleRecord:
+    """The record of the label-guided arms: the search, its random baseline and its decoy control."""
     task = scorer.task
-    evaluator, original = _ready(evaluator or scorer.for_sample(sample), task, sample, config, pool)
-    shared = (evaluator, original)
+    evaluator, original = shared
 
     def arm():  # what the baseline and the decoy control run on
         return shared if share_arms else _ready(scorer.for_sample(sample), task, sample, config, pool)
@@ -82,6 +108,39 @@ def search_sample(
         decoy=evaluator.decoy,
         decoy_search=decoy_search,
     )
+
+
+def wanted_nulls(config: RunConfig) -> tuple[str, ...]:
+    """The null arms ``config`` asks for (:data:`cola.runs.records.NULL_ARMS`)."""
+    on = {
+        "length_null": config.length_null,
+        "sampling": config.sampling,
+        "menu": config.menu_from is not None,
+    }
+    return tuple(name for name in NULL_ARMS if on[name])
+
+
+def _add_nulls(record: SampleRecord, config: RunConfig, evaluator, original, menu: Sequence[Chain]) -> None:
+    """Compute each null ``config`` asks for that ``record`` lacks (see :func:`search_sample`)."""
+    missing = record.missing_nulls(wanted_nulls(config))
+    budget = len(record.search.evaluations)  # E: the distinct chains the main search evaluated
+    if "length_null" in missing:
+        shapes = tuple(chain_shape(e.chain, record.num_layers) for e in record.search.evaluations)
+        null_config = dataclasses.replace(
+            config.search,
+            strategy="random_length",
+            simulations=budget,
+            seed=sample_seed(config.seed, f"length:{record.sample_id}"),
+            match_shapes=shapes,
+        )
+        record.length_null = _timed("random_length", evaluator, record.num_layers, null_config, original)
+    if "sampling" in missing:
+        seed = sample_seed(config.seed, f"sampling:{record.sample_id}")
+        record.sampling = sample_full_model(
+            evaluator, budget, config.sampling_temperature, config.sampling_top_p, seed
+        )
+    if "menu" in missing and menu:
+        record.menu = menu_outcome(evaluator, menu)
 
 
 def _ready(evaluator, task, sample, config: RunConfig, pool: Sequence[str]):
@@ -138,12 +197,15 @@ def run_search(
     config = _with_concrete_dtype(config, model, device)
     config.validate()
     task, samples = load_samples(config)  # bad settings or data fail before anything is written
+    check_search(config, out_dir, resume)
     if model is None:
         from cola.engine.loading import check_model_source
 
         check_model_source(config.model)  # a --model that is no model: one line, nothing written
+    ids = [s.id for s in samples]
+    menu = _menu(config, ids, model)
     loading = {"device": device, "self_check": self_check}
-    with RunStore(out_dir).open(config.to_json(), resume=resume) as store:  # one writer at a time
+    with RunStore(out_dir).open(config.to_json(), resume=resume, sample_ids=ids) as store:  # one writer
         return _search_missing(
             store,
             config,
@@ -154,9 +216,16 @@ def run_search(
             on_record,
             concurrent_samples,
             limit,
-            loading,
-            recheck,
+            {"loading": loading, "recheck": recheck, "menu": menu},
         )
+
+
+def _menu(config: RunConfig, sample_ids: list[str], model) -> list[Chain]:
+    """The fixed menu's chains when the config names a train run (checked against this run's samples)."""
+    if config.menu_from is None:
+        return []
+    depth = model.num_layers if model is not None else model_depth(config.model)
+    return load_menu(config.menu_from, sample_ids, depth)
 
 
 def _search_missing(
@@ -169,45 +238,76 @@ def _search_missing(
     on_record,
     concurrent_samples: int,
     limit: int | None,
-    loading: dict,
-    recheck: int,
+    options: dict,
 ) -> list[SampleRecord]:
-    """Search the samples ``store`` does not hold yet; the caller holds the run's lock."""
-    done = store.done_ids()
-    remaining = [s for s in samples if s.id not in done]
+    """Search the samples ``store`` does not hold yet, and add missing nulls to those it does.
+
+    The caller holds the run's lock. ``options``: ``loading`` (how the model loads),
+    ``recheck`` (chains re-checked naively per sample) and ``menu`` (the fixed menu's chains).
+    """
+    stored = {r.sample_id: r for r in store.load_records()}
+    wanted = wanted_nulls(config)
+    remaining = [s for s in samples if s.id not in stored]
     remove_stale(store.path, [s.id for s in remaining])  # journals of samples with a record: never replayed
-    todo = remaining[:limit]
+    incomplete = [s for s in samples if s.id in stored and stored[s.id].missing_nulls(wanted)]
+    if "menu" in wanted and not options["menu"]:
+        incomplete = [s for s in incomplete if stored[s.id].missing_nulls(wanted) != ["menu"]]
+    todo = incomplete + remaining[:limit]
     if todo:
         if model is None:
             from cola.engine.model import ChainModel
 
-            model = ChainModel.from_pretrained(config.model, dtype=config.dtype, **loading)
-        scorer = ChainScorer(model, task, config.eval)
-        check_prompts_fit(scorer, todo)
-        pool = [s.gold for s in samples]
-        journal_config = config.to_json()
-        bar = ChainProgress(len(done) + len(todo), len(done), chain_budget(config), progress)
-
-        def search_journaled(evaluator) -> SampleRecord:
-            replayed = SampleJournal(store.path, evaluator.sample.id, journal_config).attach(evaluator)
-            SampleJournal.say_replayed(evaluator.sample.id, replayed)
-            bar.track(evaluator)
-            return search_sample(scorer, evaluator.sample, config, evaluator, pool)
-
-        records = search_together(scorer, todo, search_journaled, concurrent_samples)
-        naive = naive_scorer(scorer) if recheck > 0 else None
-        try:
-            for index, record in records:
-                if naive is not None:  # here, in the thread that owns the model
-                    _recheck(naive, todo[index], record, recheck, config.seed)
-                store.append(record)
-                SampleJournal(store.path, record.sample_id, journal_config).discard()
-                bar.sample_done(record.sample_id)
-                if on_record is not None:
-                    on_record(record)
-        finally:
-            bar.close()
+            model = ChainModel.from_pretrained(config.model, dtype=config.dtype, **options["loading"])
+        _search_todo(
+            store,
+            config,
+            task,
+            samples,
+            todo,
+            stored,
+            model,
+            progress,
+            on_record,
+            concurrent_samples,
+            options,
+        )
     return store.load_records()
+
+
+def _search_todo(store, config, task, samples, todo, stored, model, progress, on_record, concurrent, options):
+    """Search (or complete) every sample of ``todo``, storing each record as it finishes."""
+    scorer = ChainScorer(model, task, config.eval)
+    check_prompts_fit(scorer, todo)
+    pool = [s.gold for s in samples]
+    journal_config = config.to_json()
+    done = len(stored) - sum(s.id in stored for s in todo)
+    bar = ChainProgress(done + len(todo), done, chain_budget(config), progress)
+
+    def search_journaled(evaluator) -> SampleRecord:
+        replayed = SampleJournal(store.path, evaluator.sample.id, journal_config).attach(evaluator)
+        SampleJournal.say_replayed(evaluator.sample.id, replayed)
+        bar.track(evaluator)
+        existing = stored.get(evaluator.sample.id)
+        return search_sample(
+            scorer, evaluator.sample, config, evaluator, pool, existing=existing, menu=options["menu"]
+        )
+
+    records = search_together(scorer, todo, search_journaled, concurrent)
+    naive = naive_scorer(scorer) if options["recheck"] > 0 else None
+    try:
+        for index, record in records:
+            if record.sample_id in stored:
+                store.replace(record)
+            else:
+                if naive is not None:  # here, in the thread that owns the model
+                    _recheck(naive, todo[index], record, options["recheck"], config.seed)
+                store.append(record)
+            SampleJournal(store.path, record.sample_id, journal_config).discard()
+            bar.sample_done(record.sample_id)
+            if on_record is not None:
+                on_record(record)
+    finally:
+        bar.close()
 
 
 def _with_concrete_dtype(config: RunConfig, model, device: str | None) -> RunConfig:

@@ -52,8 +52,23 @@ RUN_MEMBERS = frozenset({CONFIG_FILE, RECORDS_FILE, LOCK_FILE, INFLIGHT_DIR})
 # Dotted config keys that may change on --resume: they affect how a run executes (memory,
 # speed), never what a record contains. Everything else must match exactly. (Drafting gives
 # the undrafted text: tests/test_drafting.py; runs made before it existed have no such key.)
+# The null arms may be switched on for a run made without them: the resumed run adds them
+# to the records that lack them, and each record keeps its own sampling temperature and top-p.
 RESUME_MUTABLE_KEYS: frozenset[str] = frozenset(
-    {"progress", "quiet", "workers", "ray", "eval.prefix_cache_mb", "eval.draft"}
+    {
+        "progress",
+        "quiet",
+        "workers",
+        "ray",
+        "eval.prefix_cache_mb",
+        "eval.draft",
+        "length_null",
+        "sampling",
+        "sampling_temperature",
+        "sampling_top_p",
+        "menu_from",
+        "search.match_shapes",
+    }
 )
 
 
@@ -322,6 +337,25 @@ class RunStore:
             os.close(fd)
         if created:
             fsync_dir(self.path)
+
+    def replace(self, record: SampleRecord) -> None:
+        """Durably swap the stored record of ``record``'s sample for ``record`` (a null added on resume).
+
+        The whole file is rewritten beside itself and renamed into place, so a crash leaves
+        either the old file or the new one, never a mix.
+        """
+        if not self._repaired:
+            self.acquire()
+            self._repair()
+        records = self.load_records()
+        if record.sample_id not in self._done:
+            raise ColaError(f"{self.records_path}: no record of sample {record.sample_id!r} to replace")
+        lines = [
+            json.dumps((record if r.sample_id == record.sample_id else r).to_json(), separators=(",", ":"))
+            for r in records
+        ]
+        with os_errors(self.path, RunConfigError, "run dir "):
+            atomic_write(self.records_path, "".join(line + "\n" for line in lines))
 
     def append(self, record: SampleRecord) -> bool:
         """Durably add one record; False (and nothing written) if its sample id is already stored."""

@@ -89,6 +89,8 @@ class SearchConfig:
     seed: int = 0
     # random_matched only: the edit count of every chain of the search it is compared with (set per sample).
     match_edits: tuple[int, ...] = ()
+    # random_length only: (layers skipped, positions repeated) of every chain of the compared search.
+    match_shapes: tuple[tuple[int, int], ...] = ()
 
     def max_length(self, num_layers: int) -> int:
         """``round(factor * L)`` with halves rounded up (not Python's banker's rounding)."""
