@@ -174,7 +174,7 @@ def bad_files(tmp_path) -> dict[str, Path]:
     }
 
 
-SEARCH = ["search", "--samples", "2", "--simulations", "2", "--quiet"]
+SEARCH = ["search", "--samples", "2", "--simulations", "2", "--no-length-null", "--no-sampling", "--quiet"]
 SEARCH_CASES = [
     (["--strategy", "nope"], "unknown search strategy 'nope'"),
     (["--task", "nope"], "unknown task 'nope'"),
@@ -245,7 +245,19 @@ def test_read_only_out_is_one_line(tmp_path, capsys):
 
 def test_a_failed_validation_does_not_block_the_corrected_retry(tmp_path, capsys):
     out = tmp_path / "run"
-    tiny = ["search", "--samples", "1", "--simulations", "1", "--no-baseline", "--quiet", "--out", str(out)]
+    tiny = [
+        "search",
+        "--samples",
+        "1",
+        "--simulations",
+        "1",
+        "--no-baseline",
+        "--no-length-null",
+        "--no-sampling",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     one_line_error(capsys, [*tiny, "--strategy", "nope"])
     assert main(tiny) == 0  # the refusal left nothing behind: no "run dir already exists" or "config changed"
     assert len((out / "records.jsonl").read_text().splitlines()) == 1
@@ -385,7 +397,13 @@ def _not_models(root: Path, smollm) -> dict[str, tuple[Path, str]]:
     plain.write_text("not a model")
     run_dir = root / "run"
     config = RunConfig(
-        task="arith", samples=1, baseline=False, decoy=False, search=SearchConfig(simulations=2, batch_size=2)
+        task="arith",
+        samples=1,
+        baseline=False,
+        decoy=False,
+        length_null=False,
+        sampling=False,
+        search=SearchConfig(simulations=2, batch_size=2),
     )
     run_search(config, run_dir, model=smollm, progress=False)
     no_weights = root / "export-without-weights"  # a model directory whose weights are gone
@@ -428,7 +446,19 @@ def _no_transformers_load(monkeypatch) -> None:
         monkeypatch.setattr(getattr(transformers, name), "from_pretrained", refuse)
 
 
-SEARCH_TINY = ["search", "--task", "arith", "--samples", "1", "--simulations", "2", "--no-decoy", "--quiet"]
+SEARCH_TINY = [
+    "search",
+    "--task",
+    "arith",
+    "--samples",
+    "1",
+    "--simulations",
+    "2",
+    "--no-decoy",
+    "--no-length-null",
+    "--no-sampling",
+    "--quiet",
+]
 
 
 def test_an_unknown_hub_name_offline_fails_at_once_saying_the_hub_is_offline(tmp_path, capsys, monkeypatch):

@@ -53,6 +53,8 @@ def test_ray_run_matches_local_run_and_retries_a_dead_actor(smollm, tmp_path, mo
         data="generated",
         samples=4,
         seed=7,
+        length_null=False,  # the nulls are seeded per sample like the search (tests/test_nulls.py)
+        sampling=False,
         search=SearchConfig(simulations=8),
     )
     local = {r.sample_id: r for r in run_search(config, tmp_path / "local", model=smollm, progress=False)}

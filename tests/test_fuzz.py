@@ -155,6 +155,8 @@ def test_jsonl_rows_load_and_run_or_fail_in_one_line_writing_nothing(smollm, dra
             data=str(data),
             samples=None,
             baseline=False,
+            length_null=False,
+            sampling=False,
             search=SearchConfig(simulations=0),
             eval=EvalConfig(max_new_tokens=1),
         )
@@ -229,7 +231,13 @@ _JOURNAL_DAMAGE = st.one_of(
     st.tuples(st.just("journal-dir")),
 )
 RUN_CONFIG = RunConfig(
-    task="arith", data="generated", samples=2, decoy=False, search=SearchConfig(simulations=4)
+    task="arith",
+    data="generated",
+    samples=2,
+    decoy=False,
+    length_null=False,
+    sampling=False,
+    search=SearchConfig(simulations=4),
 )
 
 

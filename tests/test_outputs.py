@@ -44,7 +44,13 @@ def real_run(smollm, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("outputs") / "R"
     config = RunConfig(
-        task="arith", data="generated", samples=TRAIN, decoy=False, search=SearchConfig(simulations=4)
+        task="arith",
+        data="generated",
+        samples=TRAIN,
+        decoy=False,
+        length_null=False,
+        sampling=False,
+        search=SearchConfig(simulations=4),
     )
     run_search(config, out, model=smollm, progress=False)
     assert len((out / "records.jsonl").read_text().splitlines()) == TRAIN
@@ -127,7 +133,19 @@ def model_dir(tmp_path) -> Path:
     return folder
 
 
-SEARCH = ["search", "--task", "arith", "--samples", "2", "--simulations", "4", "--no-decoy", "--quiet"]
+SEARCH = [
+    "search",
+    "--task",
+    "arith",
+    "--samples",
+    "2",
+    "--simulations",
+    "4",
+    "--no-decoy",
+    "--no-length-null",
+    "--no-sampling",
+    "--quiet",
+]
 
 
 @pytest.mark.parametrize("extra", [[], ["--max-length-factor", "0.01"], ["--resume"]])
@@ -183,7 +201,13 @@ def test_resume_refuses_records_of_another_task(run, tmp_path, capsys, smollm):
 
     other = tmp_path / "arc"
     config = RunConfig(
-        task="arc_easy", samples=1, baseline=False, decoy=False, search=SearchConfig(simulations=1)
+        task="arc_easy",
+        samples=1,
+        baseline=False,
+        decoy=False,
+        length_null=False,
+        sampling=False,
+        search=SearchConfig(simulations=1),
     )
     run_search(config, other, model=smollm, progress=False)
     with (run / "records.jsonl").open("ab") as handle:

@@ -152,6 +152,8 @@ def train_run(smollm, tmp_path_factory):
         samples=TRAIN,
         seed=0,
         baseline=False,
+        length_null=False,  # a training run: only the search's chains are fitted on
+        sampling=False,
         search=SearchConfig(simulations=6),
     )
     run_search(config, out, model=smollm, progress=False)

@@ -119,9 +119,15 @@ def test_an_error_in_one_search_stops_all_and_is_raised(smollm):
 
 
 def _config(samples: int = 3, simulations: int = 10) -> RunConfig:
-    # No decoy arm here (tests/test_nulls.py covers it): these tests are about runs, and it would double them.
+    # No decoy arm or label-free nulls here (tests/test_nulls.py covers them): these tests are about
+    # runs, and the arms would double their time.
     return RunConfig(
-        task="arith", samples=samples, decoy=False, search=SearchConfig(simulations=simulations, batch_size=4)
+        task="arith",
+        samples=samples,
+        decoy=False,
+        length_null=False,
+        sampling=False,
+        search=SearchConfig(simulations=simulations, batch_size=4),
     )
 
 

@@ -83,7 +83,7 @@ class SampleJournal:
         """Whether this process sees ``run_dir`` as the directory of the run with ``config``.
 
         A Ray actor on another machine without the run's filesystem does not (it then
-        searches without a journal, as before), and must not create a stray directory there.
+        searches without a journal, losing only the replay), and must not create a stray directory there.
         """
         try:
             saved = RunStore(run_dir).load_config()
