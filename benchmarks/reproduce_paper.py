@@ -38,6 +38,7 @@ def _cells(choice: str) -> list[paper.Cell]:
         "budget": paper.BUDGET_CELLS,
         "strategy": paper.STRATEGY_CELLS,
         "polar": paper.POLAR_CELLS,
+        "direct": paper.DIRECT_CELLS,
     }
     if choice in groups:
         return groups[choice]
@@ -57,7 +58,9 @@ def main() -> None:
     )
     parser.add_argument("--target", type=int, default=12, help="samples per cell after this invocation")
     parser.add_argument(
-        "--cells", default="all", help="all, main, budget, strategy, polar, or comma-separated cell names"
+        "--cells",
+        default="all",
+        help="all, main, budget, strategy, polar, direct, or comma-separated cell names",
     )
     parser.add_argument("--concurrent-samples", type=int, default=4)
     parser.add_argument(

@@ -126,6 +126,18 @@ def test_the_prose_readings_hold_on_the_committed_records():
     versus = paired_shortening(wins)
     assert versus.only_a > versus.only_b and versus.p < 0.05 and versus.depth_a < versus.depth_b
     assert fixed <= fixed_random
+    # "The length-matched arm shortens most of the same samples too; pooled, best_first is not significantly
+    # ahead of it, but cuts deeper; nor is MCTS ahead of its length-matched arm in the pooled pairs".
+    for cells, ahead in ((paper.STRATEGY_CELLS, None), (paper.MAIN_CELLS, False)):
+        records = [r for cell in cells for r in paper.cell_records(PAPER, cell) if r.length_null is not None]
+        pairs = paired_shortening(
+            [(shortened(r, r.search), shortened(r, r.length_null)) for r in records if r.original.correct]
+        )
+        assert pairs.n > 0 and pairs.p > 0.05
+        if ahead is None:  # best_first
+            assert pairs.b.value > 0.5 and pairs.depth_a < pairs.depth_b
+        else:
+            assert pairs.only_a <= pairs.only_b
     assert default_runs(PAPER), "no committed cells"
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from cola.engine.chain import Chain
-from cola.engine.drafting import Drafter, DraftPool, NgramIndex
+from cola.engine.drafting import ROUND_DRAFT_TOKENS, Drafter, DraftPool, NgramIndex
 from cola.engine.lanes import Lane, decode_step_inputs, run_lanes
 from cola.engine.runner import ChainRunner
 from cola.engine.state import cut_back, hold_keys
@@ -192,7 +192,8 @@ def decode_lanes(
         active = [i for i in range(len(rows)) if not rule.done[i]]
         if not active:
             break
-        room = {i: max_new_tokens - len(tokens[i]) - 1 for i in active}  # the last token is never fed
+        share = ROUND_DRAFT_TOKENS // len(active)  # the round's draft budget, split between its lanes
+        room = {i: min(share, max_new_tokens - len(tokens[i]) - 1) for i in active}  # the last is never fed
         drafts = {i: drafters[i].propose(room[i]) if drafters else [] for i in active}
         lanes = _round_lanes(model, rows, active, tokens, drafts, device)
         multi = any(drafts.values())

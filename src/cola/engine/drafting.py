@@ -25,6 +25,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 DRAFT_MAX = 16  # most drafted tokens checked in one step
+# Most drafted tokens one lock-step round feeds over all its lanes. A round that feeds few
+# tokens costs about one read of the weights, whatever it feeds; one that feeds many (many
+# lanes, each with a long draft) is bound by arithmetic instead, and a rejected drafted
+# token is then pure cost. So the lanes of a round share this budget: many lanes draft a
+# little each, the few lanes left in a long generation draft up to DRAFT_MAX.
+ROUND_DRAFT_TOKENS = 32
 DRAFT_START = 8  # first draft length of a lane
 DRAFT_MIN = 2  # draft length after a miss
 NGRAM_MAX = 3  # longest suffix looked up

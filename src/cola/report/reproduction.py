@@ -58,7 +58,8 @@ class Cell:
     def name(self) -> str:
         budget = "" if self.simulations == SIMULATIONS else f"-sims{self.simulations}"
         strategy = "" if self.strategy == "mcts" else f"-{self.strategy}"
-        return f"{self.model}-{self.task}{budget}{strategy}"
+        level = f"-level{self.levels[0]}" if len(self.levels) == 1 else ""  # one cell per level
+        return f"{self.model}-{self.task}{level}{budget}{strategy}"
 
     def config(self) -> RunConfig:
         data = default_source(self.task)
@@ -95,7 +96,14 @@ POLAR_CELLS = [
     for task in ("arith", "arc_easy", "arc_challenge")
     for model in ("smollm2-135m", "gemma3-270m")
 ]
-ALL_CELLS = MAIN_CELLS + BUDGET_CELLS + STRATEGY_CELLS + POLAR_CELLS
+# The authors' direct-answer protocol on MATH-500, one cell per difficulty level (the paper's
+# analysis is per level), MCTS and the authors' MCTS on the same samples.
+DIRECT_CELLS = [
+    Cell("smollm2-135m", "math_direct", 12, levels=(level,), **search)
+    for level in (1, 2, 3, 4, 5)
+    for search in ({}, {"strategy": "polar_mcts", "batch_size": 1})
+]
+ALL_CELLS = MAIN_CELLS + BUDGET_CELLS + STRATEGY_CELLS + POLAR_CELLS + DIRECT_CELLS
 CLAIM_GROUPS = {  # pooled apart: only multiple choice has a chance rate to read the "fixed" rate against
     "multiple choice (ARC-E, ARC-C)": ("arc_easy", "arc_challenge"),
     "free-form (arith, GSM8K, MATH)": ("arith", "gsm8k", "math"),
@@ -117,7 +125,9 @@ def table_rows(results: Path, cells: Sequence[Cell]) -> list[tuple[Cell, RunSumm
     return [(cell, summarize(records)) for cell in cells if (records := cell_records(results, cell))]
 
 
-def main_table(results: Path, cells: Sequence[Cell] = MAIN_CELLS + STRATEGY_CELLS + POLAR_CELLS) -> str:
+def main_table(
+    results: Path, cells: Sequence[Cell] = MAIN_CELLS + STRATEGY_CELLS + POLAR_CELLS + DIRECT_CELLS
+) -> str:
     """The paper's table: each oracle rate of the search beside its nulls (reach- and length-matched
     random, the decoy label, sampling pass@E and, where a cell has one, the fixed menu's top 1)."""
     rows = table_rows(results, cells)
@@ -136,7 +146,8 @@ def main_table(results: Path, cells: Sequence[Cell] = MAIN_CELLS + STRATEGY_CELL
         rates += [n.oracle_fixed if n else None, s.sampling.fixed if s.sampling else None, d.oracle_fixed]
         if menu:
             rates.append(s.menu[0].found if s.menu else None)
-        row = [cell.model, cell.task, cell.strategy, str(s.n)]
+        task = cell.task + (f" (level {cell.levels[0]})" if len(cell.levels) == 1 else "")
+        row = [cell.model, task, cell.strategy, str(s.n)]
         row += [proportion(rate, "-", digits=0, interval=False) for rate in rates]
         row += [num(s.search.oracle_mean_length_correct, "-", digits=1), _chance(s)]
         lines.append("| " + " | ".join(row) + " |")
@@ -175,11 +186,11 @@ def claim_summaries(results: Path) -> dict[str, RunSummary]:
 
 
 def claims_table(results: Path) -> str:
-    """The paper's two headline claims against the pooled cells, each beside its three nulls."""
+    """The paper's two headline claims against the pooled cells, each beside its nulls."""
     lines = [
         "| paper's claim | cells pooled | samples | search: MCTS (oracle) | random, same budget and reach (oracle) "
-        "| decoy control | chance |",
-        "|---|---|---|---|---|---|---|",
+        "| random, same budget and lengths (oracle) | sampling pass@E | decoy control | chance |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     claims = [
         ("shorter", ">75% of originally correct samples have a shorter correct chain"),
@@ -189,11 +200,14 @@ def claims_table(results: Path) -> str:
     for attribute, claim in claims:
         for group, s in summaries.items():
             pick = f"oracle_{attribute}"
+            nulls = [getattr(arm, pick) if arm is not None else None for arm in (s.baseline, s.length_null)]
+            sampled = s.sampling.fixed if attribute == "fixed" and s.sampling is not None else None
             decoy = getattr(s.decoy, pick) if s.decoy is not None else None
-            baseline = getattr(s.baseline, pick) if s.baseline is not None else None
+            cells = [getattr(s.search, pick), *nulls, sampled, decoy]
             lines.append(
-                f"| {claim} | {group} | {s.n} | {interval_text(getattr(s.search, pick))} | "
-                f"{interval_text(baseline)} | {interval_text(decoy)} | {_chance(s)} |"
+                f"| {claim} | {group} | {s.n} | "
+                + " | ".join(interval_text(c) for c in cells)
+                + f" | {_chance(s)} |"
             )
     return "\n".join(lines)
 

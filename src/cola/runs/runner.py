@@ -248,10 +248,11 @@ def _search_missing(
     stored = {r.sample_id: r for r in store.load_records()}
     wanted = wanted_nulls(config)
     remaining = [s for s in samples if s.id not in stored]
-    remove_stale(store.path, [s.id for s in remaining])  # journals of samples with a record: never replayed
     incomplete = [s for s in samples if s.id in stored and stored[s.id].missing_nulls(wanted)]
-    if "menu" in wanted and not options["menu"]:
+    if "menu" in wanted and not options["menu"]:  # a train run with no correct chain has an empty menu
         incomplete = [s for s in incomplete if stored[s.id].missing_nulls(wanted) != ["menu"]]
+    # Journals of samples that are done (a record with every null asked for) are never replayed.
+    remove_stale(store.path, [s.id for s in remaining + incomplete])
     todo = incomplete + remaining[:limit]
     if todo:
         if model is None:
