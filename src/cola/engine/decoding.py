@@ -172,9 +172,8 @@ def decode_lanes(
     """Greedy decoding of every prefilled lane in lock-step (see the module docstring).
 
     ``separate``: each lane in its own layer and LM-head calls (:func:`~cola.engine.lanes.run_lanes`).
-    ``draft``: feed drafted tokens after each lane's newest one and keep those the model
-    confirms; a multi-token step rounds unlike single-token steps (other kernel shapes), so
-    it is not bit-for-bit the undrafted path, and exact evaluation never drafts.
+    ``draft``: feed drafted tokens after each lane's newest one and keep those the model confirms;
+    a multi-token step rounds unlike single-token steps (other kernel shapes), so exact never drafts.
     """
     result = Decoded([])
     if not rows:

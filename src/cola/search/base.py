@@ -277,3 +277,41 @@ class EvaluationCache:
             seconds=time.perf_counter() - started,
             edits=list(self.order_edits),
         )
+
+
+class _Taken:
+    """Membership in the evaluated chains or the round's pending ones."""
+
+    def __init__(self, cache: EvaluationCache, pending: dict[Chain, int]):
+        self.cache, self.pending = cache, pending
+
+    def __contains__(self, chain: Chain) -> bool:
+        return chain in self.cache or chain in self.pending
+
+
+def evaluate_matched(
+    cache: EvaluationCache,
+    targets: Sequence[Any],
+    config: SearchConfig,
+    draw: Callable[[Any, Any], tuple[tuple[Chain, int] | None, int]],
+) -> int:
+    """One drawn chain per target of a matched null, ``config.batch_size`` targets per evaluator call.
+
+    The matched random baselines share this loop; ``draw(target, taken)`` returns
+    ``((chain, edits) or None, draws made)`` for a chain not in ``taken`` (the evaluated
+    chains and the round's pending ones). Early stop is honoured between rounds. Returns
+    the draws made in all.
+    """
+    draws = 0
+    for offset in range(0, len(targets), config.batch_size):
+        if config.early_stop and cache.found_shorter_correct:
+            break
+        pending: dict[Chain, int] = {}
+        for target in targets[offset : offset + config.batch_size]:
+            found, made = draw(target, _Taken(cache, pending))
+            draws += made
+            if found is not None:
+                pending[found[0]] = found[1]
+        if pending:
+            cache.evaluate(list(pending), edits=list(pending.values()))
+    return draws

@@ -30,7 +30,14 @@ from collections.abc import Sequence
 from cola.engine.chain import Chain, distinct_layers
 from cola.errors import ColaError
 from cola.evaluation.result import Evaluation
-from cola.search.base import ChainEvaluator, EvaluationCache, SearchConfig, SearchOutcome, register_strategy
+from cola.search.base import (
+    ChainEvaluator,
+    EvaluationCache,
+    SearchConfig,
+    SearchOutcome,
+    evaluate_matched,
+    register_strategy,
+)
 
 MAX_REDRAWS = 64  # draws of one shape that may land on known chains before it is given up
 
@@ -70,18 +77,13 @@ def random_length_search(
     rng = random.Random(config.seed)
     cache = EvaluationCache(evaluator, num_layers, root_evaluation)
     targets = [(int(s), int(r)) for s, r in config.match_shapes if (s, r) != (0, 0)]
-    drawn = 0
-    for offset in range(0, len(targets), config.batch_size):
-        if config.early_stop and cache.found_shorter_correct:
-            break
-        pending: dict[Chain, int] = {}
-        for skipped, repeated in targets[offset : offset + config.batch_size]:
-            for _ in range(MAX_REDRAWS):
-                drawn += 1
-                chain = random_chain_of_shape(num_layers, skipped, repeated, rng)
-                if chain not in cache and chain not in pending:
-                    pending[chain] = skipped + repeated
-                    break
-        if pending:
-            cache.evaluate(list(pending), edits=list(pending.values()))
+
+    def draw(shape: tuple[int, int], taken) -> tuple[tuple[Chain, int] | None, int]:
+        for tries in range(1, MAX_REDRAWS + 1):
+            chain = random_chain_of_shape(num_layers, *shape, rng)
+            if chain not in taken:
+                return (chain, sum(shape)), tries
+        return None, MAX_REDRAWS
+
+    drawn = evaluate_matched(cache, targets, config, draw)
     return cache.outcome("random_length", drawn, start)

@@ -26,6 +26,7 @@ from cola.search.base import (
     SearchConfig,
     SearchOutcome,
     action_space,
+    evaluate_matched,
     register_strategy,
 )
 
@@ -81,26 +82,9 @@ def random_matched_search(
     root = full_chain(num_layers)
     targets = [d for d in config.match_edits if d > 0]
     memo: dict[Chain, list[Action]] = {}
-    drawn = 0
-    for offset in range(0, len(targets), config.batch_size):
-        if config.early_stop and cache.found_shorter_correct:
-            break
-        pending: dict[Chain, int] = {}
-        for steps in targets[offset : offset + config.batch_size]:
-            drawn += 1
-            found = _draw(root, steps, space, rng, memo, _Taken(cache, pending))
-            if found is not None:
-                pending[found[0]] = found[1]
-        if pending:
-            cache.evaluate(list(pending), edits=list(pending.values()))
+
+    def draw(steps: int, taken) -> tuple[tuple[Chain, int] | None, int]:
+        return _draw(root, steps, space, rng, memo, taken), 1  # one walk counted per target
+
+    drawn = evaluate_matched(cache, targets, config, draw)
     return cache.outcome("random_matched", drawn, start)
-
-
-class _Taken:
-    """Membership in the evaluated chains or the round's pending ones."""
-
-    def __init__(self, cache: EvaluationCache, pending: dict[Chain, int]):
-        self.cache, self.pending = cache, pending
-
-    def __contains__(self, chain: Chain) -> bool:
-        return chain in self.cache or chain in self.pending
