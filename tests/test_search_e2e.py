@@ -233,7 +233,9 @@ def test_a_sample_stopped_midway_resumes_from_its_journal(smollm, tmp_path, monk
     config = RunConfig(task="arith", samples=2, search=SearchConfig(simulations=10, batch_size=4))
     unstopped = run_search(config, tmp_path / "unstopped", model=smollm, progress=False, limit=1)[0]
     arms = [unstopped.original] + [
-        e for arm in (unstopped.search, unstopped.baseline, unstopped.decoy_search) for e in arm.evaluations
+        e
+        for arm in (unstopped.search, unstopped.baseline, unstopped.decoy_search, unstopped.length_null)
+        for e in arm.evaluations
     ]
     distinct = len({tuple(e.chain) for e in arms})
 
